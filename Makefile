@@ -1,0 +1,46 @@
+# Keystone Nexus. `make demo` and `make test` work on a fresh Debian/Ubuntu machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+BIN := $(VENV)/bin
+SCALE ?= 0.1
+SEED ?= 42
+DEMO_DIR ?= .state/demo
+
+.PHONY: venv demo test lint format protos unit integration bench clean
+
+venv:
+	@scripts/bootstrap.sh
+
+## The local journey: stack up, a generated Olist dataset replayed into Kafka, counts per topic.
+demo: venv
+	@scripts/demo.sh "$(DEMO_DIR)" "$(SCALE)" "$(SEED)"
+
+## Everything the tests need is installed by `venv`; the tests start their own broker and moto.
+test: venv lint
+	$(BIN)/pytest -q -p no:cacheprovider
+
+unit: venv
+	$(BIN)/pytest -q tests/unit
+
+integration: venv
+	$(BIN)/pytest -q tests/integration
+
+lint: venv
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/ruff format --check service tests scripts
+	$(BIN)/mypy
+
+format: venv
+	$(BIN)/ruff check --fix service tests scripts
+	$(BIN)/ruff format service tests scripts
+
+## Regenerate the Python stubs from protos/ (committed; a test proves they are current).
+protos: venv
+	$(BIN)/python scripts/gen_protos.py
+
+bench: venv
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf .state build .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from keystone_nexus.cli import main
+
+sys.exit(main())

@@ -1,0 +1,218 @@
+"""The `nexus` command line: parses arguments and calls the parts; no logic of its own."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import orjson
+
+from keystone_nexus import __version__, contracts
+from keystone_nexus.config import Settings, load_settings
+from keystone_nexus.errors import NexusError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import time
+
+    from keystone_nexus.olist.generate import generate
+
+    started = time.monotonic()
+    counts = generate(args.out, scale=args.scale, seed=args.seed, fmt=args.format)
+    elapsed = time.monotonic() - started
+    for name, rows in counts.items():
+        print(f"{rows:>10,}  {name}")
+    print(f"{sum(counts.values()):>10,}  rows in {elapsed:.1f} s -> {args.out}")
+    return 0
+
+
+def cmd_schemas_print(args: argparse.Namespace) -> int:
+    from keystone_nexus.schemas import entity_schema
+
+    chosen = [contracts.entity(args.entity)] if args.entity else contracts.entities()
+    doc = {e.schema_name: entity_schema(e) for e in chosen}
+    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0
+
+
+async def _sync(settings: Settings) -> dict[str, str]:
+    from keystone_nexus.registry import sync_schemas
+    from keystone_nexus.wiring import open_registry
+
+    registry = await open_registry(settings)
+    try:
+        result = await sync_schemas(registry)
+    finally:
+        await registry.close()
+    for name, version in result.versions.items():
+        state = "registered" if name in result.created else "unchanged"
+        print(
+            f"{name:<34} v{version.version_number:<3} {version.version_id}  {state}",
+            file=sys.stderr,
+        )
+    return {name: str(v.version_id) for name, v in result.versions.items()}
+
+
+def cmd_schemas_sync(args: argparse.Namespace) -> int:
+    ids = asyncio.run(_sync(_settings(args)))
+    if args.ids_out:
+        args.ids_out.parent.mkdir(parents=True, exist_ok=True)
+        args.ids_out.write_bytes(orjson.dumps(ids, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        print(f"schema version ids written to {args.ids_out}", file=sys.stderr)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from uuid import UUID
+
+    from keystone_nexus.kafka_admin import topic_counts
+    from keystone_nexus.kafka_producer import EventProducer, producer_config
+    from keystone_nexus.replay import ordered_entities, replay
+
+    settings = _settings(args)
+    versions = {name: UUID(v) for name, v in asyncio.run(_sync(settings)).items()}
+    producer = EventProducer(producer_config(settings.kafka))
+    rejects = args.rejects.open("wb") if args.rejects else None
+    try:
+        report = replay(
+            args.source_dir,
+            producer,
+            versions,
+            entity_names=args.entities.split(",") if args.entities else None,
+            rate=args.rate,
+            rejects=rejects,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            limit=args.limit,
+        )
+        remaining = producer.flush()
+    finally:
+        if rejects is not None:
+            rejects.close()
+    deliveries = producer.deliveries
+    for error in report.first_errors:
+        print(f"rejected {error}", file=sys.stderr)
+    rate = report.total_sent / report.elapsed_s if report.elapsed_s else 0.0
+    print(f"{'entity':<22}{'sent':>10}{'acked':>10}{'failed':>8}{'rejected':>10}")
+    for spec in ordered_entities(args.entities.split(",") if args.entities else None):
+        print(
+            f"{spec.name:<22}{report.sent[spec.name]:>10,}{deliveries.delivered[spec.topic]:>10,}"
+            f"{deliveries.failed[spec.topic]:>8,}{report.rejected[spec.name]:>10,}"
+        )
+    acked = sum(deliveries.delivered.values())
+    print(
+        f"{'total':<22}{report.total_sent:>10,}{acked:>10,}{sum(deliveries.failed.values()):>8,}"
+        f"{report.total_rejected:>10,}   {report.elapsed_s:.1f} s, {rate:,.0f} events/s"
+    )
+    for error_text in deliveries.errors:
+        print(f"delivery failed: {error_text}", file=sys.stderr)
+    if args.rejects and report.total_rejected:
+        print(f"rejected rows written to {args.rejects}", file=sys.stderr)
+    if args.count:
+        counts = topic_counts(producer_config(settings.kafka), [e.topic for e in contracts.entities()])
+        for topic, count in counts.items():
+            print(f"{topic:<34}{count:>10,} records in the topic")
+    ok = remaining == 0 and acked == report.total_sent
+    return 0 if ok else 1
+
+
+def cmd_topics_counts(args: argparse.Namespace) -> int:
+    from keystone_nexus.kafka_admin import topic_counts
+    from keystone_nexus.kafka_producer import producer_config
+
+    settings = _settings(args)
+    counts = topic_counts(producer_config(settings.kafka), list(settings.kafka.topics))
+    for topic, count in counts.items():
+        print(f"{topic:<34}{count:>10,}")
+    print(f"{'total':<34}{sum(counts.values()):>10,}")
+    return 0
+
+
+def cmd_dev_up(args: argparse.Namespace) -> int:
+    from keystone_nexus import devstack
+
+    info = devstack.up(args.state_dir, topics=contracts.topics(), partitions=args.partitions)
+    print(f"broker      {info.bootstrap_servers}")
+    print(f"aws (moto)  {info.aws_endpoint_url}")
+    print(f"lake        {info.lake_uri}")
+    print(f"settings    {args.state_dir / 'env'}   (source it: set -a; . {args.state_dir / 'env'}; set +a)")
+    return 0
+
+
+def cmd_dev_down(args: argparse.Namespace) -> int:
+    from keystone_nexus import devstack
+
+    stopped = devstack.down(args.state_dir)
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nexus", description="Keystone Nexus streaming-lakehouse ingestion")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--config", type=Path, help="TOML settings file (environment variables win)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    olist = commands.add_parser("olist", help="Olist datasets").add_subparsers(dest="olist", required=True)
+    gen = olist.add_parser("generate", help="write a synthetic Olist dataset")
+    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = the real dataset's size")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    gen.set_defaults(func=cmd_generate)
+
+    schemas = commands.add_parser("schemas", help="registry schemas").add_subparsers(
+        dest="schemas", required=True
+    )
+    show = schemas.add_parser("print", help="print the JSON Schemas derived from the protos")
+    show.add_argument("--entity")
+    show.set_defaults(func=cmd_schemas_print)
+    sync = schemas.add_parser("sync", help="register the current schemas (idempotent)")
+    sync.add_argument("--ids-out", type=Path, help="write {schema name: version id} JSON here")
+    sync.set_defaults(func=cmd_schemas_sync)
+
+    rep = commands.add_parser("replay", help="produce a dataset into Kafka")
+    rep.add_argument("--from", dest="source_dir", type=Path, required=True)
+    rep.add_argument("--entities", help="comma-separated subset, e.g. orders,order_items")
+    rep.add_argument("--rate", type=float, help="events per second (default: as fast as possible)")
+    rep.add_argument("--rejects", type=Path, help="write rejected rows as JSON lines here")
+    rep.add_argument("--limit", type=int, help="at most this many rows per entity")
+    rep.add_argument("--count", action="store_true", help="print the records per topic afterwards")
+    rep.add_argument("--no-progress", action="store_true")
+    rep.set_defaults(func=cmd_replay)
+
+    topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics", required=True)
+    counts = topics.add_parser("counts", help="records per configured topic")
+    counts.set_defaults(func=cmd_topics_counts)
+
+    dev = commands.add_parser("dev", help="the local stack").add_subparsers(dest="dev", required=True)
+    up = dev.add_parser("up", help="start the local broker and AWS stand-in")
+    up.add_argument("--state-dir", type=Path, required=True)
+    up.add_argument("--partitions", type=int, default=6)
+    up.set_defaults(func=cmd_dev_up)
+    down = dev.add_parser("down", help="stop what `dev up` started")
+    down.add_argument("--state-dir", type=Path, required=True)
+    down.set_defaults(func=cmd_dev_down)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except NexusError as exc:
+        print(f"nexus: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

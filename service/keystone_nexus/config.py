@@ -1,0 +1,192 @@
+"""Settings: one frozen, typed model; the only place that reads the environment.
+
+Sources, highest priority first: `NEXUS_*` environment variables (`__` separates
+nesting, e.g. NEXUS_KAFKA__BOOTSTRAP_SERVERS), a `.env` file (its other variables, such
+as AWS_*, are left alone), then an optional TOML file (`--config`), then the defaults. Unknown keys and bad values stop start-up
+with a ConfigError that names the field and the variable that sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from keystone_nexus import contracts
+from keystone_nexus.errors import ConfigError
+
+ENV_PREFIX = "NEXUS_"
+ENV_NESTED = "__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _split_commas(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka brokers, host:port[,...]")
+    group_id: str = Field("keystone-nexus-bronze", description="Consumer group of the bronze sink")
+    topics: Annotated[tuple[str, ...], NoDecode] = Field(
+        default_factory=contracts.topics, description="Topics to consume, comma-separated"
+    )
+    topic_pattern: str | None = Field(None, description="Regex of topics to consume instead of `topics`")
+    partitions: int = Field(6, ge=1, le=1000, description="Partitions per topic when creating topics")
+    client_id: str = "keystone-nexus"
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+    @field_validator("topics", mode="before")
+    @classmethod
+    def _topics(cls, value: Any) -> Any:
+        return _split_commas(value)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"{server!r} is not host:port")
+        return value
+
+
+class LakeSettings(_Section):
+    uri: str = Field("file://./.nexus/lake", description="file:///path or s3://bucket/prefix")
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        if value.startswith("file://") and len(value) > len("file://"):
+            return value
+        if value.startswith("s3://") and len(value.removeprefix("s3://").split("/", 1)[0]) >= 3:
+            return value.rstrip("/")
+        raise ValueError(f"{value!r} is neither file:///path nor s3://bucket/prefix")
+
+
+class AwsSettings(_Section):
+    region: str = "us-east-1"
+    endpoint_url: str | None = Field(
+        None, description="A local AWS endpoint (moto), e.g. http://127.0.0.1:5000"
+    )
+    connect_timeout_s: float = Field(5.0, gt=0)
+    read_timeout_s: float = Field(30.0, gt=0)
+
+
+class RegistrySettings(_Section):
+    kind: Literal["local", "glue"] = "local"
+    registry_name: str = "keystone-nexus"
+    local_path: Path = Path(".nexus/registry")
+    cache_ttl_s: float = Field(86_400.0, gt=0)
+    cache_max_entries: int = Field(200, ge=1)
+
+
+class HealthSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8787, ge=0, le=65535)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED,
+        extra="forbid",
+        frozen=True,
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    lake: LakeSettings = Field(default_factory=LakeSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    registry: RegistrySettings = Field(default_factory=RegistrySettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init_settings carries the .env file over the TOML file, as load_settings merges them.
+        return env_settings, init_settings
+
+
+def _known_env_names() -> set[str]:
+    names = set()
+    for name, field in Settings.model_fields.items():
+        names.add(f"{ENV_PREFIX}{name.upper()}")
+        section = field.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            for sub in section.model_fields:
+                names.add(f"{ENV_PREFIX}{name.upper()}{ENV_NESTED}{sub.upper()}")
+    return names
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + ENV_NESTED.join(str(part).upper() for part in loc)
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, _, value = line.removeprefix("export ").partition("=")
+            values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _set_nested(target: dict[str, Any], path: list[str], value: str) -> None:
+    for part in path[:-1]:
+        target = target.setdefault(part, {})
+    target[path[-1]] = value
+
+
+def load_settings(config_file: Path | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
+    """Build the settings or raise ConfigError naming every bad field."""
+    known = _known_env_names()
+    dotenv = _read_env_file(env_file) if env_file is not None and env_file.is_file() else {}
+    for origin, names in (("environment", os.environ), (str(env_file), dotenv)):
+        unknown = sorted(n for n in names if n.startswith(ENV_PREFIX) and n.upper() not in known)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting {', '.join(unknown)} in the {origin}; "
+                f"known settings: {', '.join(sorted(known))}"
+            )
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            file_values = tomllib.loads(config_file.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"config file {config_file}: {exc}") from exc
+    for key, value in dotenv.items():
+        if key.startswith(ENV_PREFIX):
+            _set_nested(file_values, key.removeprefix(ENV_PREFIX).lower().split(ENV_NESTED), value)
+    try:
+        return Settings(**file_values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            field = ".".join(str(p) for p in loc)
+            problems.append(f"{field} (env {_env_name(loc)}): {error['msg']}")
+        raise ConfigError("invalid settings: " + "; ".join(problems)) from None

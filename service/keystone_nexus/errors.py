@@ -1,0 +1,43 @@
+"""The exception tree of Keystone Nexus.
+
+    NexusError                      every error the service raises on purpose
+    ├── ConfigError                 bad settings: start-up stops, naming the field
+    ├── RegistryError               schema registry problems
+    │   ├── SchemaNotFoundError     no such schema or version (fatal for the record)
+    │   ├── IncompatibleSchemaError a new version breaks the compatibility mode
+    │   └── RegistryUnavailableError  registry unreachable or throttled (retriable)
+    └── StackError                  the local dev stack could not start or stop
+
+`retriable` tells callers whether trying again can help; retry loops read it instead of
+matching on types.
+"""
+
+from __future__ import annotations
+
+
+class NexusError(Exception):
+    retriable: bool = False
+
+
+class ConfigError(NexusError):
+    """Settings that cannot be used; the message names the field and what to do."""
+
+
+class RegistryError(NexusError):
+    pass
+
+
+class SchemaNotFoundError(RegistryError):
+    pass
+
+
+class IncompatibleSchemaError(RegistryError):
+    pass
+
+
+class RegistryUnavailableError(RegistryError):
+    retriable = True
+
+
+class StackError(NexusError):
+    pass

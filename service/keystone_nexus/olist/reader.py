@@ -1,0 +1,141 @@
+"""Read an Olist dataset (generated, or the real Kaggle CSVs) as typed records.
+
+Each row becomes a dict keyed by the Olist column names with values typed as the
+contract says (numbers as numbers, empty cells as None). A row that cannot be read or
+fails its schema is yielded as a RowError with its file and line, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from keystone_nexus.contracts import EntitySpec, FieldSpec, FieldType
+from keystone_nexus.schemas import definition, entity_schema
+from keystone_nexus.validate import RecordInvalid, check
+
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    file: str
+    line: int
+    reason: str
+    raw: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    line: int
+    record: Record
+
+
+class DatasetError(ValueError):
+    """A dataset file that cannot be read at all (missing, wrong header)."""
+
+
+def dataset_file(directory: Path, entity: EntitySpec) -> tuple[Path, Literal["csv", "jsonl"]]:
+    """The file holding `entity` in `directory`: the CSV, or its .jsonl twin."""
+    csv_path = directory / entity.csv_file
+    if csv_path.is_file():
+        return csv_path, "csv"
+    jsonl_path = csv_path.with_suffix(".jsonl")
+    if jsonl_path.is_file():
+        return jsonl_path, "jsonl"
+    raise DatasetError(f"{directory}: neither {entity.csv_file} nor {jsonl_path.name} exists")
+
+
+def _convert(spec: FieldSpec, text: str) -> Any:
+    if text == "":
+        return None
+    if spec.type is FieldType.STRING:
+        if spec.format == "zip_prefix" and text.isdigit() and len(text) < 5:
+            return text.zfill(5)
+        return text
+    if spec.type is FieldType.INTEGER:
+        try:
+            return int(text)
+        except ValueError:
+            number = float(text)  # "40.0" in files written by pandas
+            if not number.is_integer():
+                raise ValueError(f"{text!r} is not an integer") from None
+            return int(number)
+    return float(text)
+
+
+def read(
+    path: Path, entity: EntitySpec, fmt: Literal["csv", "jsonl"] | None = None
+) -> Iterator[Row | RowError]:
+    """Yield every row of `path` as a Row or a RowError, in file order."""
+    fmt = fmt or ("jsonl" if path.suffix == ".jsonl" else "csv")
+    schema_text = definition(entity_schema(entity))
+    rows = _read_jsonl(path, entity) if fmt == "jsonl" else _read_csv(path, entity)
+    for item in rows:
+        if isinstance(item, Row):
+            try:
+                check(schema_text, item.record)
+            except RecordInvalid as exc:
+                yield RowError(path.name, item.line, str(exc), orjson.dumps(item.record).decode())
+                continue
+        yield item
+
+
+def _read_csv(path: Path, entity: EntitySpec) -> Iterator[Row | RowError]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.lstrip("\ufeff").strip() for h in next(reader)]
+        except StopIteration:
+            raise DatasetError(f"{path}: empty file, expected a header") from None
+        missing = [c for c in entity.columns if c not in header]
+        extra = [c for c in header if c not in entity.columns]
+        if missing or extra:
+            raise DatasetError(
+                f"{path}: header does not match {entity.name}: missing {missing}, unexpected {extra}"
+            )
+        plan = [(header.index(f.name), f) for f in entity.fields]
+        width = len(header)
+        line = 1
+        for cells in reader:
+            start, line = line + 1, reader.line_num
+            if len(cells) != width:
+                if not cells:
+                    continue
+                yield RowError(path.name, start, f"{len(cells)} cells, expected {width}", ",".join(cells))
+                continue
+            record: Record = {}
+            try:
+                for index, spec in plan:
+                    record[spec.name] = _convert(spec, cells[index])
+            except ValueError as exc:
+                yield RowError(path.name, start, f"{spec.name}: {exc}", ",".join(cells))
+                continue
+            yield Row(start, record)
+
+
+def _read_jsonl(path: Path, entity: EntitySpec) -> Iterator[Row | RowError]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                yield RowError(path.name, number, f"not JSON: {exc}", raw.decode(errors="replace"))
+                continue
+            if not isinstance(record, dict):
+                yield RowError(path.name, number, "not a JSON object", raw.decode(errors="replace"))
+                continue
+            yield Row(number, record)

@@ -1,0 +1,44 @@
+"""Fixtures for the integration tests: one local stack (Tansu + moto) per session."""
+
+from __future__ import annotations
+
+import atexit
+import signal
+from collections.abc import Iterator
+from types import FrameType
+
+import pytest
+from keystone_nexus import contracts, devstack
+from keystone_nexus.devstack import StackInfo
+
+INTEGRATION_PARTITIONS = 3
+
+
+def free_port() -> int:
+    """A loopback TCP port nothing listens on right now."""
+    return devstack.free_port()
+
+
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Python dies on SIGTERM without running finalizers or atexit; as an interrupt,
+    # pytest stops and still tears the fixtures down (and so stops the stack).
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+    """The session's local stack: every contract topic with 3 partitions, the lake
+    bucket and the Glue registry. Stopped at the end of the session, also when the
+    session is interrupted or sent SIGTERM (not on SIGKILL: the processes are
+    detached; `python -m keystone_nexus.devstack down DIR` cleans up after that)."""
+    state_dir = tmp_path_factory.mktemp("stack")
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    atexit.register(devstack.down, state_dir)
+    try:
+        yield devstack.up(state_dir, topics=contracts.topics(), partitions=INTEGRATION_PARTITIONS)
+    finally:
+        devstack.down(state_dir)
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+from keystone_nexus import contracts
+from keystone_nexus.config import load_settings
+from keystone_nexus.errors import ConfigError
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for key in [k for k in os.environ if k.startswith("NEXUS_")]:
+        monkeypatch.delenv(key)
+
+
+def test_defaults_are_the_embedded_local_mode(tmp_path: Path) -> None:
+    settings = load_settings(env_file=tmp_path / "none.env")
+    assert settings.lake.uri.startswith("file://")
+    assert settings.registry.kind == "local"
+    assert settings.kafka.topics == contracts.topics()
+    assert settings.health.host == "127.0.0.1"
+
+
+def test_environment_names_users_rely_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NEXUS_KAFKA__BOOTSTRAP_SERVERS", "b1:9092,b2:9092")
+    monkeypatch.setenv("NEXUS_KAFKA__GROUP_ID", "g")
+    monkeypatch.setenv("NEXUS_KAFKA__TOPICS", "olist.orders.v1, olist.payments.v1")
+    monkeypatch.setenv("NEXUS_LAKE__URI", "s3://bucket/prefix")
+    monkeypatch.setenv("NEXUS_AWS__ENDPOINT_URL", "http://127.0.0.1:5000")
+    monkeypatch.setenv("NEXUS_AWS__REGION", "sa-east-1")
+    monkeypatch.setenv("NEXUS_REGISTRY__KIND", "glue")
+    monkeypatch.setenv("NEXUS_HEALTH__PORT", "9000")
+    s = load_settings(env_file=None)
+    assert s.kafka.bootstrap_servers == "b1:9092,b2:9092"
+    assert s.kafka.group_id == "g"
+    assert s.kafka.topics == ("olist.orders.v1", "olist.payments.v1")
+    assert s.lake.uri == "s3://bucket/prefix"
+    assert s.aws.endpoint_url == "http://127.0.0.1:5000"
+    assert s.aws.region == "sa-east-1"
+    assert s.registry.kind == "glue"
+    assert s.health.port == 9000
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    s = load_settings(env_file=None)
+    with pytest.raises(Exception, match="frozen"):
+        s.kafka.group_id = "other"  # type: ignore[misc]
+
+
+def test_unknown_environment_key_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUS_KAFKA__BOOTSTRAP_SERVER", "x:1")
+    with pytest.raises(ConfigError, match="NEXUS_KAFKA__BOOTSTRAP_SERVER"):
+        load_settings(env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field"),
+    [
+        ("NEXUS_HEALTH__PORT", "eighty", "health.port"),
+        ("NEXUS_REGISTRY__KIND", "confluent", "registry.kind"),
+        ("NEXUS_LAKE__URI", "ftp://x", "lake.uri"),
+        ("NEXUS_KAFKA__BOOTSTRAP_SERVERS", "nohost", "kafka.bootstrap_servers"),
+    ],
+)
+def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch, key: str, value: str, field: str) -> None:
+    monkeypatch.setenv(key, value)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None)
+    assert field in str(info.value) and key in str(info.value)
+
+
+def test_toml_file_with_environment_on_top(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "nexus.toml"
+    config.write_text(
+        '[kafka]\ngroup_id = "from-file"\nclient_id = "file-client"\n[lake]\nuri = "s3://bkt/p"\n'
+    )
+    monkeypatch.setenv("NEXUS_KAFKA__GROUP_ID", "from-env")
+    s = load_settings(config, env_file=None)
+    assert s.kafka.group_id == "from-env"
+    assert s.kafka.client_id == "file-client"
+    assert s.lake.uri == "s3://bkt/p"
+
+
+def test_unknown_key_in_toml_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "nexus.toml"
+    config.write_text("[kafka]\ngroupid = 'x'\n")
+    with pytest.raises(ConfigError, match=r"kafka\.groupid"):
+        load_settings(config, env_file=None)
+
+
+def test_dotenv_file(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("NEXUS_KAFKA__GROUP_ID=dotenv-group\n# comment\nNEXUS_REGISTRY__KIND='glue'\nAWS_ACCESS_KEY_ID=testing\n")
+    s = load_settings(env_file=env)
+    assert s.kafka.group_id == "dotenv-group"
+    assert s.registry.kind == "glue"
+    env.write_text("NEXUS_NOPE=1\n")
+    with pytest.raises(ConfigError, match="NEXUS_NOPE"):
+        load_settings(env_file=env)
