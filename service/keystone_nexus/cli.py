@@ -115,7 +115,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.rejects and report.total_rejected:
         print(f"rejected rows written to {args.rejects}", file=sys.stderr)
     if args.count:
-        counts = topic_counts(producer_config(settings.kafka), [e.topic for e in contracts.entities()])
+        topics = [e.topic for e in contracts.entities()]
+        counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, topics))
         for topic, count in counts.items():
             print(f"{topic:<34}{count:>10,} records in the topic")
     ok = remaining == 0 and acked == report.total_sent
@@ -124,10 +125,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_topics_counts(args: argparse.Namespace) -> int:
     from keystone_nexus.kafka_admin import topic_counts
-    from keystone_nexus.kafka_producer import producer_config
 
     settings = _settings(args)
-    counts = topic_counts(producer_config(settings.kafka), list(settings.kafka.topics))
+    counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, list(settings.kafka.topics)))
     for topic, count in counts.items():
         print(f"{topic:<34}{count:>10,}")
     print(f"{'total':<34}{sum(counts.values()):>10,}")

@@ -2,8 +2,9 @@
 
 Sources, highest priority first: `NEXUS_*` environment variables (`__` separates
 nesting, e.g. NEXUS_KAFKA__BOOTSTRAP_SERVERS), a `.env` file (its other variables, such
-as AWS_*, are left alone), then an optional TOML file (`--config`), then the defaults. Unknown keys and bad values stop start-up
-with a ConfigError that names the field and the variable that sets it.
+as AWS_*, are left alone), then an optional TOML file (`--config`), then the defaults.
+Unknown keys and bad values stop start-up with a ConfigError that names the field and
+the variable that sets it.
 """
 
 from __future__ import annotations
@@ -103,6 +104,24 @@ class HealthSettings(_Section):
     port: int = Field(8787, ge=0, le=65535)
 
 
+class SinkSettings(_Section):
+    max_batch_records: int = Field(200_000, ge=1, description="Cut a partition's batch at this many records")
+    max_batch_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="... or this many payload bytes")
+    max_latency_s: float = Field(60.0, gt=0, description="... or when its oldest record waited this long")
+    memory_budget_bytes: int = Field(
+        256 * 1024 * 1024, ge=1024 * 1024, description="Buffered bytes over all partitions before pausing"
+    )
+    compression: Literal["snappy", "zstd"] = "snappy"
+    writer: Literal["pyarrow", "fastparquet"] = "pyarrow"
+    tombstones: Literal["dlq", "skip"] = Field(
+        "dlq", description="Dead-letter null values, or skip and count"
+    )
+    fetch_max_records: int = Field(10_000, ge=1)
+    worker_threads: int = Field(2, ge=1, le=64, description="Threads for validation and Parquet encoding")
+    drain_timeout_s: float = Field(30.0, gt=0, description="Bound on the flush at shutdown or revocation")
+    crash_at: str | None = Field(None, description="Testing aid: exit at a commit step, e.g. after_data:3")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -116,6 +135,7 @@ class Settings(BaseSettings):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
 
     @classmethod
     def settings_customise_sources(

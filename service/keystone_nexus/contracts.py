@@ -13,6 +13,7 @@ from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+
 from keystone.olist.v1 import olist_pb2, options_pb2
 
 TOPIC_PREFIX = "olist."

@@ -1,31 +1,50 @@
-"""Small Kafka administration helpers over librdkafka: record counts per topic."""
+"""Small Kafka administration helpers: records per topic.
+
+The local broker answers ListOffsets with the base offset of the last record batch
+rather than the true end, so end offsets cannot be trusted for counting. Records are
+counted by reading each partition to the high-water mark carried by fetch responses.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
-from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
-def topic_counts(config: dict[str, Any], topics: Sequence[str], timeout_s: float = 10.0) -> dict[str, int]:
-    """Records held per topic: the sum over partitions of high minus low watermark."""
-    consumer = Consumer({**config, "group.id": "keystone-nexus-admin", "enable.auto.commit": False})
+async def topic_counts(
+    bootstrap_servers: str, topics: Sequence[str], *, idle_s: float = 2.0
+) -> dict[str, int]:
+    """Records held per topic, read from the beginning of every partition."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    await consumer.start()
     try:
-        metadata = consumer.list_topics(timeout=timeout_s)
-        counts: dict[str, int] = {}
-        for topic in topics:
-            meta = metadata.topics.get(topic)
-            if meta is None or meta.error is not None:
-                counts[topic] = 0
-                continue
-            total = 0
-            for partition in meta.partitions:
-                low, high = consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=timeout_s, cached=False
-                )
-                total += max(0, high - max(low, 0))
-            counts[topic] = total
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        counts = dict.fromkeys(topics, 0)
+        if not partitions:
+            return counts
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        loop = asyncio.get_running_loop()
+        last_progress = loop.time()
+        while loop.time() - last_progress < idle_s:
+            batches = await consumer.getmany(timeout_ms=200, max_records=50_000)
+            for tp, records in batches.items():
+                counts[tp.topic] += len(records)
+                last_progress = loop.time()
+            caught_up = True
+            for tp in partitions:
+                high = consumer.highwater(tp)
+                if high is None or await consumer.position(tp) < high:
+                    caught_up = False
+                    break
+            if caught_up:
+                break
         return counts
     finally:
-        consumer.close()
+        await consumer.stop()

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from types import FrameType
 
 import pytest
+
 from keystone_nexus import contracts, devstack
 from keystone_nexus.devstack import StackInfo
 

@@ -4,6 +4,7 @@ import uuid
 
 import orjson
 import pytest
+
 from keystone_nexus import schemas
 from keystone_nexus.aws import AwsOptions
 from keystone_nexus.errors import RegistryUnavailableError, SchemaNotFoundError

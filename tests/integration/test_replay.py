@@ -11,6 +11,7 @@ from uuid import UUID
 import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
+
 from keystone_nexus import contracts, wire
 from keystone_nexus.olist.generate import generate
 from keystone_nexus.olist.reader import Row, dataset_file, read

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from keystone_nexus import contracts
 from keystone_nexus.config import load_settings
 from keystone_nexus.errors import ConfigError
@@ -91,7 +92,9 @@ def test_unknown_key_in_toml_names_it(tmp_path: Path) -> None:
 
 def test_dotenv_file(tmp_path: Path) -> None:
     env = tmp_path / ".env"
-    env.write_text("NEXUS_KAFKA__GROUP_ID=dotenv-group\n# comment\nNEXUS_REGISTRY__KIND='glue'\nAWS_ACCESS_KEY_ID=testing\n")
+    env.write_text(
+        "NEXUS_KAFKA__GROUP_ID=dotenv-group\n# comment\nNEXUS_REGISTRY__KIND='glue'\nAWS_ACCESS_KEY_ID=testing\n"
+    )
     s = load_settings(env_file=env)
     assert s.kafka.group_id == "dotenv-group"
     assert s.registry.kind == "glue"

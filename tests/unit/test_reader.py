@@ -2,6 +2,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from keystone_nexus import contracts
 from keystone_nexus.olist.reader import DatasetError, Row, RowError, dataset_file, read
 

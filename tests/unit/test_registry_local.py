@@ -3,6 +3,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from keystone_nexus import schemas
 from keystone_nexus.errors import IncompatibleSchemaError, SchemaNotFoundError
 from keystone_nexus.registry import CachedRegistry, sync_schemas

@@ -3,6 +3,7 @@ import copy
 import jsonschema
 import orjson
 import pytest
+
 from keystone_nexus import contracts, schemas
 from keystone_nexus.validate import RecordInvalid, check
 

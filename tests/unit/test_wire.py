@@ -3,6 +3,7 @@ import uuid
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from keystone_nexus import wire
 
 

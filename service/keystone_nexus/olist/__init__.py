@@ -1,0 +1,1 @@
+"""Synthetic and real Olist dataset files: generation and reading."""
