@@ -30,7 +30,7 @@ def client(options: AwsOptions, service: str) -> AbstractAsyncContextManager[Any
     config = Config(
         connect_timeout=options.connect_timeout_s,
         read_timeout=options.read_timeout_s,
-        retries={"max_attempts": 1, "mode": "standard"},
+        retries={"total_max_attempts": 1, "mode": "standard"},
         max_pool_connections=options.max_pool_connections,
     )
     return session.client(service, endpoint_url=options.endpoint_url, config=config)  # type: ignore[no-any-return]

@@ -134,6 +134,26 @@ def cmd_topics_counts(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
+    from keystone_nexus import logs
+    from keystone_nexus.wiring import run_sink
+
+    settings = _settings(args)
+    logs.configure(args.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_sink(settings, stop)
+
+    asyncio.run(main())
+    return 0
+
+
 def cmd_dev_up(args: argparse.Namespace) -> int:
     from keystone_nexus import devstack
 
@@ -186,6 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--count", action="store_true", help="print the records per topic afterwards")
     rep.add_argument("--no-progress", action="store_true")
     rep.set_defaults(func=cmd_replay)
+
+    run = commands.add_parser("run", help="run the bronze sink daemon")
+    run.add_argument("--log-level", default="INFO")
+    run.set_defaults(func=cmd_run)
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics", required=True)
     counts = topics.add_parser("counts", help="records per configured topic")

@@ -97,6 +97,7 @@ class RegistrySettings(_Section):
     local_path: Path = Path(".nexus/registry")
     cache_ttl_s: float = Field(86_400.0, gt=0)
     cache_max_entries: int = Field(200, ge=1)
+    sync_on_start: bool = Field(True, description="Register the contract schemas when the sink starts")
 
 
 class HealthSettings(_Section):

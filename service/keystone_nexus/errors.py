@@ -6,6 +6,9 @@
     │   ├── SchemaNotFoundError     no such schema or version (fatal for the record)
     │   ├── IncompatibleSchemaError a new version breaks the compatibility mode
     │   └── RegistryUnavailableError  registry unreachable or throttled (retriable)
+    ├── StoreError                  lake object store problems
+    │   ├── PreconditionFailedError a conditional put lost (if_match / if_none_match)
+    │   └── StoreUnavailableError   store unreachable, throttled or failing (retriable)
     └── StackError                  the local dev stack could not start or stop
 
 `retriable` tells callers whether trying again can help; retry loops read it instead of
@@ -36,6 +39,19 @@ class IncompatibleSchemaError(RegistryError):
 
 
 class RegistryUnavailableError(RegistryError):
+    retriable = True
+
+
+class StoreError(NexusError):
+    pass
+
+
+class PreconditionFailedError(StoreError):
+    """A conditional put found another version than the one it was told to expect:
+    read the object again and decide; retrying the same put cannot help."""
+
+
+class StoreUnavailableError(StoreError):
     retriable = True
 
 

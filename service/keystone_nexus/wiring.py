@@ -5,11 +5,30 @@ No other module reads settings to decide which implementation to use.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.helpers import create_ssl_context
+
 from keystone_nexus.aws import AwsOptions
 from keystone_nexus.config import AwsSettings, Settings
+from keystone_nexus.lake.open import open_store
+from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.registry import sync_schemas
 from keystone_nexus.registry.cache import CachedRegistry
 from keystone_nexus.registry.glue import GlueRegistry
 from keystone_nexus.registry.local import LocalRegistry
+from keystone_nexus.sink.batcher import CutRules
+from keystone_nexus.sink.commit import CommitOptions, CrashInjector
+from keystone_nexus.sink.daemon import BronzeSink, Rebalance, SinkOptions, SinkTotals
+
+log = logging.getLogger("keystone_nexus")
 
 
 def aws_options(aws: AwsSettings) -> AwsOptions:
@@ -30,3 +49,84 @@ async def open_registry(settings: Settings) -> CachedRegistry:
         return CachedRegistry(glue, ttl_s=reg.cache_ttl_s, max_entries=reg.cache_max_entries)
     local = LocalRegistry(reg.local_path)
     return CachedRegistry(local, ttl_s=reg.cache_ttl_s, max_entries=reg.cache_max_entries)
+
+
+async def open_lake(settings: Settings) -> ObjectStore:
+    """The lake's object store: a local directory or S3, from `lake.uri`."""
+    return await open_store(settings.lake.uri, aws_options(settings.aws))
+
+
+def sink_options(settings: Settings) -> SinkOptions:
+    sink = settings.sink
+    return SinkOptions(
+        rules=CutRules(
+            max_records=sink.max_batch_records,
+            max_bytes=sink.max_batch_bytes,
+            max_age_s=sink.max_latency_s,
+        ),
+        commit=CommitOptions(compression=sink.compression, writer=sink.writer, tombstones=sink.tombstones),
+        memory_budget_bytes=sink.memory_budget_bytes,
+        fetch_max_records=sink.fetch_max_records,
+        drain_timeout_s=sink.drain_timeout_s,
+    )
+
+
+def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
+    kafka = settings.kafka
+    options: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap_servers,
+        "group_id": kafka.group_id,
+        "client_id": kafka.client_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": 10_000,
+        "heartbeat_interval_ms": 3_000,
+        "max_poll_interval_ms": 300_000,
+        "fetch_max_bytes": 64 * 1024 * 1024,
+        "max_partition_fetch_bytes": 8 * 1024 * 1024,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        options["sasl_mechanism"] = kafka.sasl_mechanism
+        options["sasl_plain_username"] = kafka.sasl_username
+        options["sasl_plain_password"] = (
+            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+        )
+    if kafka.ssl_cafile:
+        options["ssl_context"] = create_ssl_context(cafile=str(kafka.ssl_cafile))
+    return AIOKafkaConsumer(**options)
+
+
+async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
+    """Wire the bronze sink from settings and run it until `stop` is set."""
+    registry = await open_registry(settings)
+    if settings.registry.sync_on_start:
+        await sync_schemas(registry)
+    store = await open_lake(settings)
+    consumer = kafka_consumer(settings)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(settings.sink.worker_threads, thread_name_prefix="nexus-encode") as executor:
+        sink = BronzeSink(
+            consumer=consumer,
+            store=store,
+            registry=registry,
+            executor=executor,
+            options=sink_options(settings),
+            owner=owner,
+            crash=CrashInjector(settings.sink.crash_at),
+        )
+        listener = Rebalance(sink)
+        if settings.kafka.topic_pattern:
+            consumer.subscribe(pattern=settings.kafka.topic_pattern, listener=listener)
+        else:
+            consumer.subscribe(topics=list(settings.kafka.topics), listener=listener)
+        await consumer.start()
+        log.info("bronze sink started", extra={"owner": owner, "lake": settings.lake.uri})
+        try:
+            await sink.run(stop)
+        finally:
+            await consumer.stop()
+            await store.close()
+            await registry.close()
+    log.info("bronze sink stopped", extra={"totals": sink.totals.__dict__})
+    return sink.totals

@@ -1,0 +1,89 @@
+"""The durable per-partition checkpoint in the lake, written with conditional puts.
+
+    {"topic": ..., "partition": 3, "next_offset": 120000,
+     "pending": {"start": 120000, "end": 139999} | null, "owner": "...", "generation": 17}
+
+Everything below `next_offset` is in the lake. `pending` is a cut that was announced
+before its objects were written; whoever owns the partition next must repeat exactly
+that cut. Every write is conditional on the etag last read (If-Match) or on absence
+(If-None-Match), so of two owners racing on a partition only one advances; the other
+gets PreconditionFailedError and must stop writing (it is a zombie) or re-read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import orjson
+
+from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.sink.naming import checkpoint_key
+
+
+@dataclass(frozen=True, slots=True)
+class PendingCut:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    topic: str
+    partition: int
+    next_offset: int
+    pending: PendingCut | None = None
+    owner: str = ""
+    generation: int = 0
+
+    def to_bytes(self) -> bytes:
+        doc = {
+            "topic": self.topic,
+            "partition": self.partition,
+            "next_offset": self.next_offset,
+            "pending": None
+            if self.pending is None
+            else {"start": self.pending.start, "end": self.pending.end},
+            "owner": self.owner,
+            "generation": self.generation,
+        }
+        return orjson.dumps(doc)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Checkpoint:
+        doc = orjson.loads(data)
+        pending = doc.get("pending")
+        return cls(
+            topic=doc["topic"],
+            partition=int(doc["partition"]),
+            next_offset=int(doc["next_offset"]),
+            pending=None if pending is None else PendingCut(int(pending["start"]), int(pending["end"])),
+            owner=str(doc.get("owner", "")),
+            generation=int(doc.get("generation", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A checkpoint and the etag it was read or written with (None: not in the lake yet)."""
+
+    checkpoint: Checkpoint
+    etag: str | None
+
+
+async def load(store: ObjectStore, topic: str, partition: int, *, start_offset: int) -> Versioned:
+    """The partition's checkpoint, or a fresh one at `start_offset` when there is none."""
+    found = await store.get(checkpoint_key(topic, partition))
+    if found is None:
+        return Versioned(Checkpoint(topic, partition, start_offset), None)
+    return Versioned(Checkpoint.from_bytes(found.data), found.etag)
+
+
+async def save(store: ObjectStore, current: Versioned, new: Checkpoint) -> Versioned:
+    """Write `new` only if the lake still holds `current`; raises PreconditionFailedError otherwise."""
+    new = replace(new, generation=current.checkpoint.generation + 1)
+    key = checkpoint_key(new.topic, new.partition)
+    if current.etag is None:
+        etag = await store.put(key, new.to_bytes(), if_none_match=True)
+    else:
+        etag = await store.put(key, new.to_bytes(), if_match=current.etag)
+    return Versioned(new, etag)

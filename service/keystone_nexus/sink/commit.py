@@ -1,0 +1,177 @@
+"""The commit protocol for one partition: how a batch becomes durable exactly once.
+
+The order, enforced here and nowhere else:
+
+1. announce  write the checkpoint with `pending = (start, end)`: the cut is now fixed;
+             any later owner repeats exactly this cut (conditional write: fences zombies)
+2. encode    decode, validate and encode the batch (pure, in the executor)
+3. data      put the bronze and dead-letter objects; their names derive from the
+             Kafka coordinates, so a repeat overwrites instead of duplicating
+4. advance   write the checkpoint with `next_offset = end + 1`, no pending cut
+             (conditional on step 1's etag)
+5. kafka     the caller commits `end + 1` to the consumer group (a hint for lag
+             and tooling; the lake checkpoint is the source of truth on restart)
+
+A crash between any two steps leaves either no announcement (the batch is cut again
+from `next_offset`, by whatever rule), or an announcement whose objects are rewritten
+by the next owner with the same names. A paused owner that wakes after losing the
+partition fails its next conditional write and stops; anything it wrote in between
+has the same name and records as what the new owner writes. docs/exactly-once.md
+gives the whole argument.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
+from functools import partial
+
+from keystone_nexus.contracts import EntitySpec
+from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.registry.base import SchemaRegistry
+from keystone_nexus.sink import checkpoint
+from keystone_nexus.sink.batcher import RawRecord
+from keystone_nexus.sink.checkpoint import PendingCut, Versioned
+from keystone_nexus.sink.decode import decode_batch
+from keystone_nexus.sink.encode import Compression, EncodedBatch, Writer, encode_batch
+
+CRASH_POINTS = ("after_announce", "after_data", "after_checkpoint", "after_kafka_commit")
+
+
+class CrashInjector:
+    """Test aid: kill the process (as kill -9 would) at the n-th pass of a named step.
+
+    Configured by the sink's `crash_at` setting, e.g. "after_data:3"; off by default.
+    """
+
+    def __init__(self, spec: str | None, kill: Callable[[], None] | None = None) -> None:
+        self.point, self.remaining = None, 0
+        if spec:
+            point, _, count = spec.partition(":")
+            if point not in CRASH_POINTS:
+                raise ValueError(f"crash point {point!r} is not one of {CRASH_POINTS}")
+            self.point, self.remaining = point, int(count or 1)
+        self._kill = kill or (lambda: os._exit(137))
+
+    def reached(self, point: str) -> None:
+        if point == self.point:
+            self.remaining -= 1
+            if self.remaining <= 0:
+                self._kill()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    start: int
+    end: int
+    valid: int
+    invalid: int
+    skipped: int
+    files: int
+    bytes_written: int
+    seconds: float
+
+    @property
+    def next_offset(self) -> int:
+        return self.end + 1
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOptions:
+    compression: Compression = "snappy"
+    writer: Writer = "pyarrow"
+    tombstones: str = "dlq"
+    put_concurrency: int = 4
+
+
+class PartitionCommitter:
+    """Owns the checkpoint of one partition while this instance is assigned it."""
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        registry: SchemaRegistry,
+        entity: EntitySpec,
+        topic: str,
+        partition: int,
+        state: Versioned,
+        executor: Executor,
+        options: CommitOptions,
+        owner: str,
+        crash: CrashInjector | None = None,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.entity = entity
+        self.topic = topic
+        self.partition = partition
+        self.state = state
+        self.executor = executor
+        self.options = options
+        self.owner = owner
+        self.crash = crash or CrashInjector(None)
+
+    @property
+    def next_offset(self) -> int:
+        return self.state.checkpoint.next_offset
+
+    @property
+    def pending(self) -> PendingCut | None:
+        return self.state.checkpoint.pending
+
+    async def commit(self, records: Sequence[RawRecord], end: int | None = None) -> BatchOutcome:
+        """Make `records` durable; `end` is the batch's last offset (default: the last record's)."""
+        started = time.monotonic()
+        start = self.next_offset
+        end = records[-1].offset if end is None else end
+        cut = PendingCut(start, end)
+        if self.state.checkpoint.pending != cut:
+            announced = replace(self.state.checkpoint, pending=cut, owner=self.owner)
+            self.state = await checkpoint.save(self.store, self.state, announced)
+        self.crash.reached("after_announce")
+
+        decoded = await decode_batch(self.entity, records, self.registry, tombstones=self.options.tombstones)
+        encoded: EncodedBatch = await asyncio.get_running_loop().run_in_executor(
+            self.executor,
+            partial(
+                encode_batch,
+                entity=self.entity.name,
+                topic=self.topic,
+                partition=self.partition,
+                records=records,
+                decoded=decoded,
+                ingested_at_us=time.time_ns() // 1000,
+                compression=self.options.compression,
+                writer=self.options.writer,
+            ),
+        )
+        objects = [*encoded.bronze, *([encoded.dlq] if encoded.dlq else [])]
+        limit = asyncio.Semaphore(self.options.put_concurrency)
+
+        async def put(key: str, data: bytes) -> None:
+            async with limit:
+                await self.store.put(key, data)
+
+        async with asyncio.TaskGroup() as group:
+            for obj in objects:
+                group.create_task(put(obj.key, obj.data))
+        self.crash.reached("after_data")
+
+        advanced = replace(self.state.checkpoint, next_offset=end + 1, pending=None, owner=self.owner)
+        self.state = await checkpoint.save(self.store, self.state, advanced)
+        self.crash.reached("after_checkpoint")
+        return BatchOutcome(
+            start=start,
+            end=end,
+            valid=encoded.valid,
+            invalid=encoded.invalid,
+            skipped=decoded.skipped,
+            files=len(objects),
+            bytes_written=sum(len(o.data) for o in objects),
+            seconds=time.monotonic() - started,
+        )

@@ -1,0 +1,296 @@
+"""The bronze sink's consume loop: fetch, buffer, cut, commit, and react to rebalances.
+
+Partitions are the unit of parallelism: each assigned partition has its own buffer,
+its own PartitionCommitter and at most one batch in flight. More instances in the
+same consumer group share the partitions; the lake checkpoint decides where each
+partition resumes, whoever owned it before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from keystone_nexus.contracts import UnknownEntityError, entity_for_topic
+from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.registry.base import SchemaRegistry
+from keystone_nexus.sink import checkpoint
+from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, RawRecord
+from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
+
+log = logging.getLogger("keystone_nexus.sink")
+
+RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@dataclass(frozen=True, slots=True)
+class SinkOptions:
+    rules: CutRules
+    commit: CommitOptions
+    memory_budget_bytes: int = 256 * 1024 * 1024
+    fetch_max_records: int = 10_000
+    drain_timeout_s: float = 30.0
+
+
+@dataclass
+class SinkTotals:
+    batches: int = 0
+    records_valid: int = 0
+    records_dead: int = 0
+    records_skipped: int = 0
+    files: int = 0
+    bytes_written: int = 0
+    failures: int = 0
+    rebalances: int = 0
+
+
+@dataclass
+class PartitionState:
+    committer: PartitionCommitter
+    buffer: PartitionBuffer
+    task: asyncio.Task[BatchOutcome] | None = None
+    inflight_bytes: int = 0
+    failures: int = 0
+    retry_at: float = 0.0
+    last_flush: float | None = None
+    paused: bool = False
+
+
+@dataclass
+class BronzeSink:
+    consumer: AIOKafkaConsumer
+    store: ObjectStore
+    registry: SchemaRegistry
+    executor: Executor
+    options: SinkOptions
+    owner: str
+    crash: CrashInjector = field(default_factory=lambda: CrashInjector(None))
+    on_batch: Callable[[TopicPartition, BatchOutcome], None] | None = None
+    parts: dict[TopicPartition, PartitionState] = field(default_factory=dict)
+    totals: SinkTotals = field(default_factory=SinkTotals)
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    # -- rebalances -------------------------------------------------------------
+
+    async def assign(self, assigned: set[TopicPartition]) -> None:
+        self.totals.rebalances += 1
+        for tp in assigned:
+            if tp in self.parts:
+                continue
+            try:
+                entity = entity_for_topic(tp.topic)
+            except UnknownEntityError:
+                log.warning("no contract for topic; partition paused", extra={"topic": tp.topic})
+                self.consumer.pause(tp)
+                continue
+            committed = await self.consumer.committed(tp)
+            state = await checkpoint.load(self.store, tp.topic, tp.partition, start_offset=committed or 0)
+            committer = PartitionCommitter(
+                store=self.store,
+                registry=self.registry,
+                entity=entity,
+                topic=tp.topic,
+                partition=tp.partition,
+                state=state,
+                executor=self.executor,
+                options=self.options.commit,
+                owner=self.owner,
+                crash=self.crash,
+            )
+            pending = state.checkpoint.pending
+            self.parts[tp] = PartitionState(
+                committer, PartitionBuffer(forced_end=pending.end if pending else None)
+            )
+            self.consumer.seek(tp, state.checkpoint.next_offset)
+            log.info(
+                "partition assigned",
+                extra={
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "next_offset": state.checkpoint.next_offset,
+                    "pending": None if pending is None else [pending.start, pending.end],
+                },
+            )
+
+    async def revoke(self, revoked: set[TopicPartition]) -> None:
+        """Let in-flight batches finish (bounded), then forget the partitions' buffers."""
+        tasks = [s.task for tp in revoked if (s := self.parts.get(tp)) and s.task and not s.task.done()]
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=self.options.drain_timeout_s)
+            for task in late:
+                task.cancel()
+        for tp in revoked:
+            state = self.parts.pop(tp, None)
+            if state is not None:
+                log.info("partition revoked", extra={"topic": tp.topic, "partition": tp.partition})
+
+    # -- the loop ---------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            batches = await self.consumer.getmany(timeout_ms=200, max_records=self.options.fetch_max_records)
+            now = time.monotonic()
+            for tp, records in batches.items():
+                state = self.parts.get(tp)
+                if state is None:
+                    continue
+                floor = state.committer.next_offset
+                for r in records:
+                    if r.offset >= floor:
+                        state.buffer.append(RawRecord(r.offset, r.timestamp, r.key, r.value), now)
+            self._settle(now)
+            self._schedule(now, pressure=self._buffered() > self.options.memory_budget_bytes)
+            self._backpressure()
+        await self.drain()
+
+    def _buffered(self) -> int:
+        return sum(s.buffer.size + s.inflight_bytes for s in self.parts.values())
+
+    def _settle(self, now: float) -> None:
+        """Collect finished batches; a failed one sends its partition back to its checkpoint."""
+        for tp, state in self.parts.items():
+            task = state.task
+            if task is None or not task.done():
+                continue
+            state.task, state.inflight_bytes = None, 0
+            error = None if task.cancelled() else task.exception()
+            if task.cancelled() or error is not None:
+                self.totals.failures += 1
+                state.failures += 1
+                delay = RETRY_BACKOFF_S[min(state.failures, len(RETRY_BACKOFF_S)) - 1]
+                state.retry_at = now + delay
+                log.warning(
+                    "batch failed; partition rewinds to its checkpoint",
+                    extra={
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "error": repr(error),
+                        "retry_in_s": delay,
+                    },
+                )
+                state.buffer.clear()
+                rewind = asyncio.get_running_loop().create_task(self._rewind(tp, state))
+                self._background.add(rewind)
+                rewind.add_done_callback(self._background.discard)
+            else:
+                state.failures = 0
+
+    async def _rewind(self, tp: TopicPartition, state: PartitionState) -> None:
+        """Reload the checkpoint from the lake (another owner may have advanced it) and seek."""
+        try:
+            fresh = await checkpoint.load(
+                self.store, tp.topic, tp.partition, start_offset=state.committer.next_offset
+            )
+        except Exception as exc:  # the store is still down: retry on the next failure cycle
+            log.warning("checkpoint reload failed", extra={"topic": tp.topic, "error": repr(exc)})
+            fresh = state.committer.state
+        state.committer.state = fresh
+        pending = fresh.checkpoint.pending
+        state.buffer.clear()
+        state.buffer.forced_end = pending.end if pending else None
+        if tp in self.parts and self.parts[tp] is state:
+            with contextlib.suppress(KafkaError, AssertionError, ValueError):
+                self.consumer.seek(tp, fresh.checkpoint.next_offset)
+
+    def _schedule(self, now: float, *, pressure: bool, shutdown: bool = False) -> None:
+        for tp, state in self.parts.items():
+            if state.task is not None or now < state.retry_at:
+                continue
+            reason = state.buffer.due(self.options.rules, now)
+            if reason is None and state.buffer.records and state.buffer.forced_end is None:
+                if shutdown:
+                    reason = CutReason.SHUTDOWN
+                elif pressure:
+                    reason = CutReason.PRESSURE
+            if reason is None:
+                continue
+            forced = state.buffer.forced_end
+            batch = state.buffer.cut(self.options.rules)
+            end = forced if forced is not None else batch[-1].offset
+            state.inflight_bytes = sum(r.size for r in batch)
+            state.task = asyncio.get_running_loop().create_task(self._flush(tp, state, batch, end, reason))
+
+    async def _flush(
+        self, tp: TopicPartition, state: PartitionState, batch: list[RawRecord], end: int, reason: CutReason
+    ) -> BatchOutcome:
+        outcome = await state.committer.commit(batch, end)
+        try:
+            await self.consumer.commit({tp: outcome.next_offset})
+        except KafkaError as exc:  # e.g. a rebalance in progress; the lake checkpoint already holds it
+            log.info("kafka offset commit skipped", extra={"topic": tp.topic, "error": repr(exc)})
+        self.crash.reached("after_kafka_commit")
+        state.last_flush = time.time()
+        t = self.totals
+        t.batches += 1
+        t.records_valid += outcome.valid
+        t.records_dead += outcome.invalid
+        t.records_skipped += outcome.skipped
+        t.files += outcome.files
+        t.bytes_written += outcome.bytes_written
+        log.info(
+            "batch committed",
+            extra={
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "offsets": [outcome.start, outcome.end],
+                "cut": str(reason),
+                "valid": outcome.valid,
+                "dead_lettered": outcome.invalid,
+                "files": outcome.files,
+                "bytes": outcome.bytes_written,
+                "duration_s": round(outcome.seconds, 3),
+            },
+        )
+        if self.on_batch is not None:
+            self.on_batch(tp, outcome)
+        return outcome
+
+    def _backpressure(self) -> None:
+        """Pause partitions that outrun the store; resume them once their batch is done."""
+        over_budget = self._buffered() > self.options.memory_budget_bytes
+        for tp, state in self.parts.items():
+            full = state.buffer.size >= self.options.rules.max_bytes and state.task is not None
+            should_pause = full or (over_budget and state.task is not None)
+            if should_pause and not state.paused:
+                self.consumer.pause(tp)
+                state.paused = True
+            elif not should_pause and state.paused:
+                self.consumer.resume(tp)
+                state.paused = False
+
+    async def drain(self) -> None:
+        """At shutdown: finish in-flight batches and flush what is buffered, within the bound."""
+        deadline = time.monotonic() + self.options.drain_timeout_s
+        self._settle(time.monotonic())
+        self._schedule(time.monotonic(), pressure=False, shutdown=True)
+        while time.monotonic() < deadline:
+            tasks = [s.task for s in self.parts.values() if s.task is not None]
+            if not tasks:
+                break
+            await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+            self._settle(time.monotonic())
+            if any(s.buffer.records for s in self.parts.values()):
+                self._schedule(time.monotonic(), pressure=False, shutdown=True)
+        for state in self.parts.values():
+            if state.task is not None and not state.task.done():
+                state.task.cancel()
+
+
+class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, sink: BronzeSink) -> None:
+        self.sink = sink
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self.sink.revoke(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self.sink.assign(set(assigned))

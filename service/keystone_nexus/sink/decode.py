@@ -1,0 +1,92 @@
+"""From Kafka records to (schema version, JSON payload), or a reason to dead-letter.
+
+Rules, so no record crashes the sink:
+- a tombstone (null value) is dead-lettered (or skipped and counted, by setting);
+- a value with the Glue header names its schema version; without one, the topic's
+  latest schema applies;
+- a broken header, an unknown version or a version of another entity's schema is
+  dead-lettered with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from keystone_nexus import wire
+from keystone_nexus.contracts import EntitySpec
+from keystone_nexus.errors import SchemaNotFoundError
+from keystone_nexus.registry.base import SchemaRegistry, SchemaVersion
+from keystone_nexus.sink.batcher import RawRecord
+
+
+@dataclass(slots=True)
+class VersionGroup:
+    version: SchemaVersion
+    indices: list[int] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class DecodedBatch:
+    groups: dict[UUID, VersionGroup] = field(default_factory=dict)
+    dead: list[tuple[int, str]] = field(default_factory=list)
+    skipped: int = 0
+
+
+async def decode_batch(
+    entity: EntitySpec,
+    records: Sequence[RawRecord],
+    registry: SchemaRegistry,
+    *,
+    tombstones: str = "dlq",
+) -> DecodedBatch:
+    """Group the batch's records by schema version; collect the undecodable ones."""
+    out = DecodedBatch()
+    versions: dict[UUID | None, SchemaVersion | str] = {}
+    for index, record in enumerate(records):
+        if record.value is None:
+            if tombstones == "skip":
+                out.skipped += 1
+            else:
+                out.dead.append((index, "tombstone: the record has no value"))
+            continue
+        try:
+            decoded = wire.decode(record.value)
+        except wire.WireFormatError as exc:
+            out.dead.append((index, f"bad Glue header: {exc}"))
+            continue
+        version_id = decoded.schema_version_id
+        if version_id not in versions:
+            versions[version_id] = await _resolve(entity, version_id, registry)
+        resolved = versions[version_id]
+        if isinstance(resolved, str):
+            out.dead.append((index, resolved))
+            continue
+        group = out.groups.get(resolved.version_id)
+        if group is None:
+            group = out.groups[resolved.version_id] = VersionGroup(resolved)
+        group.indices.append(index)
+        group.payloads.append(decoded.payload)
+    return out
+
+
+async def _resolve(
+    entity: EntitySpec, version_id: UUID | None, registry: SchemaRegistry
+) -> SchemaVersion | str:
+    """The schema version to validate against, or the reason there is none.
+
+    Registry outages raise (retriable) rather than dead-lettering good records.
+    """
+    try:
+        if version_id is None:
+            return await registry.latest(entity.schema_name)
+        version = await registry.get_version(version_id)
+    except SchemaNotFoundError as exc:
+        return f"unknown schema: {exc}"
+    if version.schema_name != entity.schema_name:
+        return f"schema version {version_id} belongs to {version.schema_name}, not {entity.schema_name}"
+    if version.data_format != "JSON":
+        return f"schema version {version_id} is {version.data_format}; this sink reads JSON payloads"
+    return version

@@ -1,0 +1,211 @@
+"""From validated records to Parquet objects: pure, CPU-bound, run in the executor.
+
+The bronze table of a batch holds the schema's typed columns (the union over the
+schema versions in the batch: BACKWARD evolution only adds nullable columns) followed
+by the Kafka coordinates that let silver prove uniqueness.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from keystone_nexus.sink import naming
+from keystone_nexus.sink.batcher import RawRecord
+from keystone_nexus.sink.decode import DecodedBatch
+from keystone_nexus.sink.validate_batch import validate_batch
+
+Compression = Literal["snappy", "zstd"]
+Writer = Literal["pyarrow", "fastparquet"]
+
+META_FIELDS = [
+    pa.field("_topic", pa.string(), nullable=False),
+    pa.field("_partition", pa.int32(), nullable=False),
+    pa.field("_offset", pa.int64(), nullable=False),
+    pa.field("_kafka_timestamp", pa.timestamp("ms", tz="UTC"), nullable=False),
+    pa.field("_schema_version_id", pa.string(), nullable=False),
+    pa.field("_ingested_at", pa.timestamp("us", tz="UTC"), nullable=False),
+]
+DLQ_SCHEMA = pa.schema(
+    [
+        *META_FIELDS[:4],
+        pa.field("_schema_version_id", pa.string()),
+        META_FIELDS[5],
+        pa.field("key", pa.binary()),
+        pa.field("raw", pa.binary()),
+        pa.field("reason", pa.string(), nullable=False),
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputObject:
+    key: str
+    data: bytes
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    bronze: list[OutputObject]
+    dlq: OutputObject | None
+    valid: int
+    invalid: int
+
+
+def to_parquet(table: pa.Table, compression: Compression = "snappy", writer: Writer = "pyarrow") -> bytes:
+    sink = io.BytesIO()
+    if writer == "fastparquet":
+        _fastparquet_write(table, sink, compression)
+    else:
+        pq.write_table(table, sink, compression=compression, use_dictionary=True, write_statistics=True)
+    return sink.getvalue()
+
+
+def _fastparquet_write(table: pa.Table, sink: io.BytesIO, compression: Compression) -> None:
+    import fastparquet
+
+    frame = table.to_pandas()
+
+    class _Keep(io.BytesIO):
+        def close(self) -> None:
+            sink.write(self.getvalue())
+            super().close()
+
+    fastparquet.write(
+        "batch.parquet", frame, compression=compression.upper(), open_with=lambda _p, _m: _Keep()
+    )
+
+
+def _hour_keys(timestamps_ms: pa.Array) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Per row, the index of its (dt, hr) in the returned list."""
+    hours = pc.cast(timestamps_ms, pa.int64()).to_numpy(zero_copy_only=False) // 3_600_000
+    unique, inverse = np.unique(hours, return_inverse=True)
+    labels = [naming.hour_partition(int(h) * 3_600_000) for h in unique]
+    return inverse, labels
+
+
+def encode_batch(
+    *,
+    entity: str,
+    topic: str,
+    partition: int,
+    records: Sequence[RawRecord],
+    decoded: DecodedBatch,
+    ingested_at_us: int,
+    compression: Compression = "snappy",
+    writer: Writer = "pyarrow",
+) -> EncodedBatch:
+    """Validate each version group and build the batch's bronze and dead-letter objects."""
+    dead = list(decoded.dead)
+    tables: list[pa.Table] = []
+    for group in sorted(decoded.groups.values(), key=lambda g: g.version.version_number):
+        result = validate_batch(group.version.definition, group.payloads)
+        for local_index, reason in result.invalid:
+            dead.append((group.indices[local_index], reason))
+        if result.table.num_rows == 0:
+            continue
+        rows = np.asarray(group.indices, dtype=np.int64)[result.valid]
+        tables.append(
+            _with_meta(result.table, records, rows, topic, partition, str(group.version.version_id))
+        )
+    bronze: list[OutputObject] = []
+    valid = 0
+    if tables:
+        table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
+        table = _finish(table, ingested_at_us)
+        valid = table.num_rows
+        bronze = _split_by_hour(table, entity, topic, partition, compression, writer)
+    dlq = (
+        _dead_letters(dead, records, entity, topic, partition, ingested_at_us, compression) if dead else None
+    )
+    return EncodedBatch(bronze=bronze, dlq=dlq, valid=valid, invalid=len(dead))
+
+
+def _with_meta(
+    table: pa.Table, records: Sequence[RawRecord], rows: np.ndarray, topic: str, partition: int, version: str
+) -> pa.Table:
+    n = len(rows)
+    offsets = np.fromiter((records[i].offset for i in rows), dtype=np.int64, count=n)
+    stamps = np.fromiter((records[i].timestamp_ms for i in rows), dtype=np.int64, count=n)
+    columns = {
+        "_topic": pa.array([topic] * n, pa.string()) if n < 16 else pa.repeat(pa.scalar(topic), n),
+        "_partition": pa.array(np.full(n, partition, dtype=np.int32)),
+        "_offset": pa.array(offsets),
+        "_kafka_timestamp": pa.array(stamps, pa.timestamp("ms", tz="UTC")),
+        "_schema_version_id": pa.repeat(pa.scalar(version), n),
+    }
+    for name, column in columns.items():
+        table = table.append_column(name, column)
+    return table
+
+
+def _finish(table: pa.Table, ingested_at_us: int) -> pa.Table:
+    table = table.sort_by("_offset")
+    ingested = pa.array(np.full(table.num_rows, ingested_at_us, dtype=np.int64), pa.timestamp("us", tz="UTC"))
+    payload = [n for n in table.column_names if not n.startswith("_")]
+    meta = [f.name for f in META_FIELDS if f.name != "_ingested_at"]
+    table = table.select([*payload, *meta]).append_column("_ingested_at", ingested)
+    return table.cast(pa.schema([*[table.schema.field(n) for n in payload], *META_FIELDS]))
+
+
+def _split_by_hour(
+    table: pa.Table, entity: str, topic: str, partition: int, compression: Compression, writer: Writer
+) -> list[OutputObject]:
+    inverse, labels = _hour_keys(table.column("_kafka_timestamp"))
+    offsets = table.column("_offset").to_numpy()
+    out = []
+    for slot, (dt, hr) in enumerate(labels):
+        mask = inverse == slot
+        part = table.filter(pa.array(mask)) if len(labels) > 1 else table
+        first = int(offsets[mask].min())
+        key = naming.bronze_key(entity, topic, partition, first, dt, hr)
+        out.append(OutputObject(key, to_parquet(part, compression, writer), part.num_rows))
+    return out
+
+
+def _dead_letters(
+    dead: list[tuple[int, str]],
+    records: Sequence[RawRecord],
+    entity: str,
+    topic: str,
+    partition: int,
+    ingested_at_us: int,
+    compression: Compression,
+) -> OutputObject:
+    dead.sort()
+    chosen = [records[i] for i, _ in dead]
+    table = pa.table(
+        {
+            "_topic": pa.array([topic] * len(chosen)),
+            "_partition": pa.array([partition] * len(chosen), pa.int32()),
+            "_offset": pa.array([r.offset for r in chosen], pa.int64()),
+            "_kafka_timestamp": pa.array([r.timestamp_ms for r in chosen], pa.timestamp("ms", tz="UTC")),
+            "_schema_version_id": pa.array([_version_of(r) for r in chosen], pa.string()),
+            "_ingested_at": pa.array([ingested_at_us] * len(chosen), pa.timestamp("us", tz="UTC")),
+            "key": pa.array([r.key for r in chosen], pa.binary()),
+            "raw": pa.array([r.value for r in chosen], pa.binary()),
+            "reason": pa.array([reason for _, reason in dead], pa.string()),
+        },
+        schema=DLQ_SCHEMA,
+    )
+    dt, hr = naming.hour_partition(chosen[0].timestamp_ms)
+    key = naming.dlq_key(entity, topic, partition, chosen[0].offset, dt, hr)
+    return OutputObject(key, to_parquet(table, compression), table.num_rows)
+
+
+def _version_of(record: RawRecord) -> str | None:
+    from keystone_nexus import wire
+
+    try:
+        version = wire.decode(record.value or b"").schema_version_id
+    except wire.WireFormatError:
+        return None
+    return None if version is None else str(version)

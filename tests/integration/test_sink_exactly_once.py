@@ -1,0 +1,131 @@
+"""The bronze sink against a real broker: exactly once through crashes, kills,
+rebalances and a paused zombie instance."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keystone_nexus.sink.commit import CRASH_POINTS
+from tests.integration.sinkkit import (
+    Broker,
+    SinkProcess,
+    lake_coords,
+    produce_known_set,
+    sink_env,
+    wait_caught_up,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path)
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def assert_exactly_once(lake: Path, produced) -> None:
+    bronze = lake_coords(lake, "bronze")
+    dlq = lake_coords(lake, "dlq")
+    assert not [c for c, n in bronze.items() if n > 1], "duplicates in bronze"
+    assert not [c for c, n in dlq.items() if n > 1], "duplicates in the dead-letter store"
+    assert set(bronze) == produced.valid, (
+        f"missing {len(produced.valid - set(bronze))}, unexpected {len(set(bronze) - produced.valid)}"
+    )
+    assert set(dlq) == produced.invalid
+
+
+def test_crash_at_every_commit_step_then_catch_up(broker: Broker, tmp_path: Path) -> None:
+    produced = produce_known_set(broker.bootstrap, 400)
+    lake = tmp_path / "lake"
+    env = sink_env(broker.bootstrap, f"file://{lake}", tmp_path / "registry", f"g-{uuid.uuid4().hex[:6]}")
+    for point in CRASH_POINTS:
+        run = SinkProcess(env, tmp_path, NEXUS_SINK__CRASH_AT=f"{point}:3")
+        code = run.wait(90)
+        assert code == 137, f"{point}: expected the injected crash, got {code}\n{run.log()}"
+    final = SinkProcess(env, tmp_path)
+    try:
+        assert wait_caught_up(lake, produced.ends, 90, alive=lambda: final.proc.poll() is None), final.log()
+    finally:
+        assert final.stop() == 0, final.log()
+    assert_exactly_once(lake, produced)
+
+
+def test_random_kill_9_while_writing(broker: Broker, tmp_path: Path) -> None:
+    produced = produce_known_set(broker.bootstrap, 600)
+    lake = tmp_path / "lake"
+    env = sink_env(broker.bootstrap, f"file://{lake}", tmp_path / "registry", f"g-{uuid.uuid4().hex[:6]}")
+    rng = random.Random(7)
+    for _ in range(3):
+        run = SinkProcess(env, tmp_path, NEXUS_SINK__MAX_BATCH_RECORDS="15")
+        time.sleep(5 + rng.random() * 3)  # the group join takes ~5 s; then it writes
+        run.kill()
+    final = SinkProcess(env, tmp_path)
+    try:
+        assert wait_caught_up(lake, produced.ends, 90, alive=lambda: final.proc.poll() is None), final.log()
+    finally:
+        assert final.stop() == 0, final.log()
+    assert_exactly_once(lake, produced)
+
+
+def test_two_instances_rebalance_and_a_paused_zombie(broker: Broker, tmp_path: Path) -> None:
+    produced = produce_known_set(broker.bootstrap, 300)
+    lake = tmp_path / "lake"
+    env = sink_env(
+        broker.bootstrap,
+        f"file://{lake}",
+        tmp_path / "registry",
+        f"g-{uuid.uuid4().hex[:6]}",
+        NEXUS_SINK__MAX_BATCH_RECORDS="10",
+    )
+    a = SinkProcess(env, tmp_path)
+    b = c = None
+    try:
+        time.sleep(7)
+        b = SinkProcess(env, tmp_path)  # joins: the group rebalances between a and b
+        time.sleep(8)
+        a.signal(signal.SIGSTOP)  # a becomes a zombie: b takes its partitions after the session timeout
+        more = produce_known_set(broker.bootstrap, 200, start=10_000)
+        time.sleep(15)
+        a.signal(signal.SIGCONT)  # the zombie wakes with stale state and must not corrupt the lake
+        c = SinkProcess(env, tmp_path)
+        produced.valid |= more.valid
+        produced.invalid |= more.invalid
+        for key, end in more.ends.items():
+            produced.ends[key] = max(produced.ends.get(key, 0), end)
+        assert wait_caught_up(lake, produced.ends, 120), b.log()
+    finally:
+        for run in (a, b, c):
+            if run is not None:
+                run.stop()
+    assert_exactly_once(lake, produced)
+
+
+def test_sigterm_exits_zero_and_flushes_what_it_has(broker: Broker, tmp_path: Path) -> None:
+    produced = produce_known_set(broker.bootstrap, 100)
+    lake = tmp_path / "lake"
+    env = sink_env(
+        broker.bootstrap,
+        f"file://{lake}",
+        tmp_path / "registry",
+        f"g-{uuid.uuid4().hex[:6]}",
+        NEXUS_SINK__MAX_BATCH_RECORDS="100000",
+        NEXUS_SINK__MAX_LATENCY_S="3600",
+    )
+    run = SinkProcess(env, tmp_path)
+    time.sleep(9)  # joined and buffered everything; nothing is due by count or age
+    assert not lake_coords(lake, "bronze")
+    started = time.monotonic()
+    assert run.stop() == 0, run.log()
+    assert time.monotonic() - started < 15
+    assert_exactly_once(lake, produced)
