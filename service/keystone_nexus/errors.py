@@ -9,6 +9,8 @@
     ├── StoreError                  lake object store problems
     │   ├── PreconditionFailedError a conditional put lost (if_match / if_none_match)
     │   └── StoreUnavailableError   store unreachable, throttled or failing (retriable)
+    ├── CatalogError                table catalog (Glue Data Catalog) problems; `code` is the
+    │                               AWS error code, `retriable` set when unreachable or throttled
     └── StackError                  the local dev stack could not start or stop
 
 `retriable` tells callers whether trying again can help; retry loops read it instead of
@@ -53,6 +55,17 @@ class PreconditionFailedError(StoreError):
 
 class StoreUnavailableError(StoreError):
     retriable = True
+
+
+class CatalogError(NexusError):
+    """The table catalog refused or failed a call. `code` is the AWS error code ("" when
+    there is none); `retriable` is True when the catalog was unreachable, throttled or
+    failing, so trying again later can help."""
+
+    def __init__(self, message: str, *, code: str = "", retriable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retriable = retriable
 
 
 class StackError(NexusError):

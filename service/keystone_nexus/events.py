@@ -6,6 +6,7 @@ into Kafka writes the same bytes for the same record.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ import orjson
 from keystone_nexus import wire
 from keystone_nexus.contracts import EntitySpec
 
-_EVENT_NAMESPACE = uuid.UUID("9a3c1d52-7e0b-5f64-8b1a-2c4d6e8f0a13")
+_EVENT_NAMESPACE = str(uuid.UUID("9a3c1d52-7e0b-5f64-8b1a-2c4d6e8f0a13"))
 
 HEADER_EVENT_ID = "event_id"
 HEADER_SOURCE = "source"
@@ -37,8 +38,13 @@ def record_key(entity: EntitySpec, record: dict[str, Any]) -> bytes:
 
 
 def replay_event_id(entity: EntitySpec, source_file: str, line: int) -> str:
-    """A stable event id for a dataset row, so replaying a file twice is recognisable."""
-    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{entity.name}/{source_file}/{line}"))
+    """A stable event id for a dataset row, so replaying a file twice is recognisable.
+
+    UUID-shaped (an MD5 of the row's origin); built without uuid.UUID, which costs more
+    than the rest of the event at a million rows.
+    """
+    h = hashlib.md5(f"{_EVENT_NAMESPACE}/{entity.name}/{source_file}/{line}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def to_event(
@@ -50,7 +56,28 @@ def to_event(
     source: str,
     compression: int = wire.COMPRESSION_NONE,
 ) -> KafkaEvent:
-    payload = orjson.dumps(record)
+    return framed_event(
+        entity,
+        record,
+        orjson.dumps(record),
+        schema_version_id,
+        event_id=event_id,
+        source=source,
+        compression=compression,
+    )
+
+
+def framed_event(
+    entity: EntitySpec,
+    record: dict[str, Any],
+    payload: bytes,
+    schema_version_id: UUID,
+    *,
+    event_id: str,
+    source: str,
+    compression: int = wire.COMPRESSION_NONE,
+) -> KafkaEvent:
+    """Like to_event, for a record whose JSON payload is already encoded."""
     return KafkaEvent(
         topic=entity.topic,
         key=record_key(entity, record),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -57,33 +57,51 @@ def dataset_file(directory: Path, entity: EntitySpec) -> tuple[Path, Literal["cs
     raise DatasetError(f"{directory}: neither {entity.csv_file} nor {jsonl_path.name} exists")
 
 
-def _convert(spec: FieldSpec, text: str) -> Any:
-    if text == "":
+def _text(text: str) -> str | None:
+    return text or None
+
+
+def _zip_prefix(text: str) -> str | None:
+    # The real files lost the leading zeros of some prefixes.
+    return text.zfill(5) if text.isdigit() and len(text) < 5 else (text or None)
+
+
+def _integer(text: str) -> int | None:
+    if not text:
         return None
+    try:
+        return int(text)
+    except ValueError:
+        number = float(text)  # "40.0" in files written by pandas
+        if not number.is_integer():
+            raise ValueError(f"{text!r} is not an integer") from None
+        return int(number)
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text else None
+
+
+def converter(spec: FieldSpec) -> Callable[[str], Any]:
+    """The function that types one CSV cell of this field (empty cells become None)."""
     if spec.type is FieldType.STRING:
-        if spec.format == "zip_prefix" and text.isdigit() and len(text) < 5:
-            return text.zfill(5)
-        return text
-    if spec.type is FieldType.INTEGER:
-        try:
-            return int(text)
-        except ValueError:
-            number = float(text)  # "40.0" in files written by pandas
-            if not number.is_integer():
-                raise ValueError(f"{text!r} is not an integer") from None
-            return int(number)
-    return float(text)
+        return _zip_prefix if spec.format == "zip_prefix" else _text
+    return _integer if spec.type is FieldType.INTEGER else _number
 
 
 def read(
-    path: Path, entity: EntitySpec, fmt: Literal["csv", "jsonl"] | None = None
+    path: Path, entity: EntitySpec, fmt: Literal["csv", "jsonl"] | None = None, *, validate: bool = True
 ) -> Iterator[Row | RowError]:
-    """Yield every row of `path` as a Row or a RowError, in file order."""
+    """Yield every row of `path` as a Row or a RowError, in file order.
+
+    With validate=False rows are only parsed and typed; the caller checks them against
+    the schema in bulk (see replay.py).
+    """
     fmt = fmt or ("jsonl" if path.suffix == ".jsonl" else "csv")
     schema_text = definition(entity_schema(entity))
     rows = _read_jsonl(path, entity) if fmt == "jsonl" else _read_csv(path, entity)
     for item in rows:
-        if isinstance(item, Row):
+        if validate and isinstance(item, Row):
             try:
                 check(schema_text, item.record)
             except RecordInvalid as exc:
@@ -105,7 +123,7 @@ def _read_csv(path: Path, entity: EntitySpec) -> Iterator[Row | RowError]:
             raise DatasetError(
                 f"{path}: header does not match {entity.name}: missing {missing}, unexpected {extra}"
             )
-        plan = [(header.index(f.name), f) for f in entity.fields]
+        plan = [(header.index(f.name), f.name, converter(f)) for f in entity.fields]
         width = len(header)
         line = 1
         for cells in reader:
@@ -117,10 +135,10 @@ def _read_csv(path: Path, entity: EntitySpec) -> Iterator[Row | RowError]:
                 continue
             record: Record = {}
             try:
-                for index, spec in plan:
-                    record[spec.name] = _convert(spec, cells[index])
+                for index, name, convert in plan:
+                    record[name] = convert(cells[index])
             except ValueError as exc:
-                yield RowError(path.name, start, f"{spec.name}: {exc}", ",".join(cells))
+                yield RowError(path.name, start, f"{name}: {exc}", ",".join(cells))
                 continue
             yield Row(start, record)
 
