@@ -89,6 +89,8 @@ class AwsSettings(_Section):
     )
     connect_timeout_s: float = Field(5.0, gt=0)
     read_timeout_s: float = Field(30.0, gt=0)
+    max_attempts: int = Field(6, ge=1, le=50, description="Tries per AWS call before it counts as failed")
+    max_backoff_s: float = Field(5.0, gt=0, description="Longest wait between two tries")
 
 
 class RegistrySettings(_Section):

@@ -44,7 +44,9 @@ async def open_registry(settings: Settings) -> CachedRegistry:
     """The configured schema registry behind its TTL cache."""
     reg = settings.registry
     if reg.kind == "glue":
-        glue = await GlueRegistry.open(aws_options(settings.aws), reg.registry_name)
+        glue = await GlueRegistry.open(
+            aws_options(settings.aws), reg.registry_name, attempts=settings.aws.max_attempts
+        )
         await glue.ensure_registry()
         return CachedRegistry(glue, ttl_s=reg.cache_ttl_s, max_entries=reg.cache_max_entries)
     local = LocalRegistry(reg.local_path)
@@ -53,7 +55,10 @@ async def open_registry(settings: Settings) -> CachedRegistry:
 
 async def open_lake(settings: Settings) -> ObjectStore:
     """The lake's object store: a local directory or S3, from `lake.uri`."""
-    return await open_store(settings.lake.uri, aws_options(settings.aws))
+    aws = settings.aws
+    return await open_store(
+        settings.lake.uri, aws_options(aws), attempts=aws.max_attempts, max_wait_s=aws.max_backoff_s
+    )
 
 
 def sink_options(settings: Settings) -> SinkOptions:

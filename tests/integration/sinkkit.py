@@ -61,7 +61,14 @@ def kind_of(i: int, invalid_every: int) -> str:
     return {5: "bad-id", 11: "tombstone", 17: "not-json"}.get(i % invalid_every, "ok")
 
 
-def produce_known_set(bootstrap: str, per_topic: int, *, invalid_every: int = 37, start: int = 0) -> Produced:
+def produce_known_set(
+    bootstrap: str,
+    per_topic: int,
+    *,
+    invalid_every: int = 37,
+    start: int = 0,
+    versions: dict[str, UUID] | None = None,
+) -> Produced:
     """Produce `per_topic` records to each topic; some are bad in one way or another.
     Returns the coordinates of each kind, from the delivery reports."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 10})
@@ -73,7 +80,7 @@ def produce_known_set(bootstrap: str, per_topic: int, *, invalid_every: int = 37
         ok = kind_of(int(msg.key(), 16), invalid_every) == "ok"
         (out.valid if ok else out.invalid).add(coord)
 
-    versions = schema_ids()
+    versions = versions or schema_ids()
     for topic in TOPICS:
         make = _payment if "payments" in topic else _order
         version = versions[contracts.entity_for_topic(topic).schema_name]

@@ -28,7 +28,9 @@ each possibly in a union with null), the decoded dicts become one table
 vectorised checks of `validate_batch` flag *suspect* rows; only suspects are judged one
 by one by the validator, which gives the reason. Any other writer schema (an extra
 field, a boolean, bytes, a nested record, a logical type, ...) sends every record to the
-validator one by one, and the valid ones are converted value by value.
+validator one by one, and the valid ones are converted value by value. A writer schema
+with an array or a map is refused outright (no column can hold one, and a forged block
+count could make the reader allocate without bound).
 
 Raises UnsupportedSchemaError (AvroSchemaError when the writer schema is at fault)
 when the version cannot be read as columns: fatal for every record of that version.
@@ -79,7 +81,7 @@ _FITS = {
     "number": frozenset({"int", "long", "float", "double"}),
 }
 # Valid indices (int64), their table, and the (index, reason) of the records rejected.
-Checked = tuple[NDArray[np.int64], pa.Table, list[tuple[int, str]]]
+_Checked = tuple[NDArray[np.int64], pa.Table, list[tuple[int, str]]]
 
 
 class AvroSchemaError(UnsupportedSchemaError):
@@ -118,9 +120,25 @@ def avro_batch(definition: str, payloads: Sequence[bytes], *, rules: str | None 
 def _writer(definition: str) -> Schema:
     """The writer schema, parsed by fastavro once per definition text."""
     try:
-        return parse_schema(orjson.loads(definition))
+        schema = orjson.loads(definition)
+        parsed = parse_schema(schema)
     except Exception as exc:  # fastavro raises several unrelated types for bad schemas
         raise AvroSchemaError(f"not an Avro schema: {exc}") from exc
+    if _has_container(schema):
+        # Never a column, and a forged block count of items that take no bytes (null, say)
+        # would make the reader build a list of billions of items.
+        raise AvroSchemaError("the writer schema has an array or a map; columns are strings and numbers only")
+    return parsed
+
+
+def _has_container(schema: Any) -> bool:
+    if isinstance(schema, dict):
+        if schema.get("type") in ("array", "map"):
+            return True
+        return any(_has_container(value) for key, value in schema.items() if key != "default")
+    if isinstance(schema, list):
+        return any(_has_container(value) for value in schema)
+    return False
 
 
 @lru_cache(maxsize=512)
@@ -216,7 +234,7 @@ def _decode(schema: Schema, payloads: Sequence[bytes]) -> tuple[list[int], list[
 # ------------------------------------------------------------------------------ check
 
 
-def _vectorised(plan: _Plan, indices: list[int], records: list[Any]) -> Checked | None:
+def _vectorised(plan: _Plan, indices: list[int], records: list[Any]) -> _Checked | None:
     """Valid indices, their table and the rejected records; None when pyarrow refuses the values."""
     try:
         table = pa.Table.from_pylist(records, schema=plan.parse_schema)
@@ -239,7 +257,7 @@ def _vectorised(plan: _Plan, indices: list[int], records: list[Any]) -> Checked 
     return order[keep], _finish(plan, table), rejected
 
 
-def _one_by_one(plan: _Plan, indices: list[int], records: list[Any]) -> Checked:
+def _one_by_one(plan: _Plan, indices: list[int], records: list[Any]) -> _Checked:
     """Judge each record with the validator; convert the valid ones value by value."""
     valid: list[int] = []
     kept: list[dict[str, Any]] = []

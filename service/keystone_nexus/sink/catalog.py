@@ -467,7 +467,9 @@ class GlueCatalog:
                     **token,
                 )
             except CatalogError as exc:
-                raise self._no_table(name) if exc.code == _NOT_FOUND else exc
+                if exc.code == _NOT_FOUND:
+                    raise self._no_table(name) from exc
+                raise
             for partition in page.get("Partitions", []):
                 values = partition.get("Values", [])
                 if len(values) == len(PARTITION_KEYS):
