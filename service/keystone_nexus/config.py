@@ -102,6 +102,14 @@ class RegistrySettings(_Section):
     sync_on_start: bool = Field(True, description="Register the contract schemas when the sink starts")
 
 
+class CatalogSettings(_Section):
+    enabled: bool = Field(
+        True, description="Register bronze tables and partitions in Glue (s3:// lakes only)"
+    )
+    database: str = Field("keystone_nexus_bronze", description="Glue database of the bronze tables")
+    table_prefix: str = "bronze_"
+
+
 class HealthSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8787, ge=0, le=65535)
@@ -139,6 +147,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
 
     @classmethod
     def settings_customise_sources(

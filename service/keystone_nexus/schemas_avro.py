@@ -71,3 +71,9 @@ def all_avro_definitions() -> dict[str, str]:
 def rules_schema(entity: EntitySpec) -> str:
     """The entity's JSON Schema text: the rules decoded AVRO records must also satisfy."""
     return schemas.definition(schemas.entity_schema(entity))
+
+
+def avro_schema_name(entity: EntitySpec) -> str:
+    """The registry name of the entity's Avro schema: a Glue schema has one data format,
+    so the Avro twin of `olist.orders.v1` is `olist.orders.v1.avro`."""
+    return f"{entity.schema_name}.avro"

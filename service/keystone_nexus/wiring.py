@@ -25,6 +25,7 @@ from keystone_nexus.registry.cache import CachedRegistry
 from keystone_nexus.registry.glue import GlueRegistry
 from keystone_nexus.registry.local import LocalRegistry
 from keystone_nexus.sink.batcher import CutRules
+from keystone_nexus.sink.catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import CommitOptions, CrashInjector
 from keystone_nexus.sink.daemon import BronzeSink, Rebalance, SinkOptions, SinkTotals
 
@@ -58,6 +59,19 @@ async def open_lake(settings: Settings) -> ObjectStore:
     aws = settings.aws
     return await open_store(
         settings.lake.uri, aws_options(aws), attempts=aws.max_attempts, max_wait_s=aws.max_backoff_s
+    )
+
+
+async def open_catalog(settings: Settings) -> TableCatalog:
+    """Glue Data Catalog registration for an S3 lake; nothing for a local one."""
+    if not settings.catalog.enabled or not settings.lake.uri.startswith("s3://"):
+        return NoCatalog()
+    return await GlueCatalog.open(
+        aws_options(settings.aws),
+        database=settings.catalog.database,
+        lake_uri=settings.lake.uri,
+        table_prefix=settings.catalog.table_prefix,
+        attempts=settings.aws.max_attempts,
     )
 
 
@@ -108,6 +122,7 @@ async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
     if settings.registry.sync_on_start:
         await sync_schemas(registry)
     store = await open_lake(settings)
+    catalog = await open_catalog(settings)
     consumer = kafka_consumer(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(settings.sink.worker_threads, thread_name_prefix="nexus-encode") as executor:
@@ -119,6 +134,7 @@ async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
             options=sink_options(settings),
             owner=owner,
             crash=CrashInjector(settings.sink.crash_at),
+            catalog=catalog,
         )
         listener = Rebalance(sink)
         if settings.kafka.topic_pattern:
@@ -131,6 +147,7 @@ async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
             await sink.run(stop)
         finally:
             await consumer.stop()
+            await catalog.close()
             await store.close()
             await registry.close()
     log.info("bronze sink stopped", extra={"totals": sink.totals.__dict__})

@@ -5,11 +5,12 @@ import uuid
 import orjson
 import pytest
 
-from keystone_nexus import schemas
+from keystone_nexus import contracts, schemas
 from keystone_nexus.aws import AwsOptions
 from keystone_nexus.errors import RegistryUnavailableError, SchemaNotFoundError
 from keystone_nexus.registry import CachedRegistry, sync_schemas
 from keystone_nexus.registry.glue import GlueRegistry
+from keystone_nexus.schemas_avro import avro_definition, avro_schema_name
 
 pytestmark = pytest.mark.integration
 
@@ -28,15 +29,18 @@ async def test_sync_registers_then_is_idempotent(aws_env) -> None:
         await registry.ensure_registry()
         await registry.ensure_registry()
         first = await sync_schemas(registry)
-        assert sorted(first.created) == sorted(schemas.all_definitions())
+        expected = {
+            **{name: (text, "JSON") for name, text in schemas.all_definitions().items()},
+            **{avro_schema_name(e): (avro_definition(e), "AVRO") for e in contracts.entities()},
+        }
+        assert sorted(first.created) == sorted(expected)
         second = await sync_schemas(registry)
         assert second.created == []
         assert second.version_ids() == first.version_ids()
         for name, version in first.versions.items():
             fetched = await registry.get_version(version.version_id)
-            assert fetched.definition == schemas.all_definitions()[name]
+            assert (fetched.definition, fetched.data_format) == expected[name]
             assert fetched.version_number == 1
-            assert fetched.data_format == "JSON"
     finally:
         await registry.close()
 

@@ -91,6 +91,7 @@ def test_s3_lake_through_an_outage(stack: StackInfo, broker: Broker, tmp_path: P
         NEXUS_AWS__CONNECT_TIMEOUT_S="1",
         NEXUS_AWS__READ_TIMEOUT_S="2",
         NEXUS_AWS__MAX_ATTEMPTS="2",
+        NEXUS_CATALOG__DATABASE=f"bronze_{uuid.uuid4().hex[:6]}",
         NEXUS_SINK__MAX_BATCH_RECORDS="20",
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
@@ -131,5 +132,28 @@ def test_s3_lake_through_an_outage(stack: StackInfo, broker: Broker, tmp_path: P
     dlq = s3_coords(s3, stack.bucket, f"{prefix}/dlq/")
     assert max(bronze.values()) == 1 and max(dlq.values()) == 1
     assert len(bronze) > len(dlq) * 10
+    # Athena sees the new data without a crawler: tables and hour partitions are in Glue.
+    glue = boto3.client(
+        "glue",
+        endpoint_url=stack.aws_endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    database = env["NEXUS_CATALOG__DATABASE"]
+    tables = {t["Name"]: t for t in glue.get_tables(DatabaseName=database)["TableList"]}
+    assert set(tables) == {"bronze_payments", "bronze_orders"}
+    columns = [c["Name"] for c in tables["bronze_payments"]["StorageDescriptor"]["Columns"]]
+    assert columns[:2] == ["order_id", "payment_sequential"] and "_offset" in columns
+    assert (
+        tables["bronze_payments"]["StorageDescriptor"]["Location"]
+        == f"s3://{stack.bucket}/{prefix}/bronze/payments/"
+    )
+    hours = {
+        k.split("/")[3:5][0] + "/" + k.split("/")[4]
+        for k in _keys(s3, stack.bucket, f"{prefix}/bronze/payments/")
+    }
+    partitions = glue.get_partitions(DatabaseName=database, TableName="bronze_payments")["Partitions"]
+    assert {f"dt={p['Values'][0]}/hr={p['Values'][1]}" for p in partitions} == hours
     assert set(bronze) == produced.valid | more.valid
     assert set(dlq) == produced.invalid | more.invalid

@@ -4,11 +4,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from keystone_nexus import schemas
+from keystone_nexus import contracts, schemas
 from keystone_nexus.errors import IncompatibleSchemaError, SchemaNotFoundError
 from keystone_nexus.registry import CachedRegistry, sync_schemas
 from keystone_nexus.registry.compat import backward_problems
 from keystone_nexus.registry.local import LocalRegistry
+from keystone_nexus.schemas_avro import avro_definition, avro_schema_name
 
 ORDERS = "olist.orders.v1"
 
@@ -28,7 +29,9 @@ def _evolve(definition: str, **changes) -> str:
 async def test_sync_is_idempotent(tmp_path: Path) -> None:
     registry = LocalRegistry(tmp_path)
     first = await sync_schemas(registry)
-    assert sorted(first.created) == sorted(schemas.all_definitions())
+    avro = {avro_schema_name(e): avro_definition(e) for e in contracts.entities()}
+    assert sorted(first.created) == sorted({**schemas.all_definitions(), **avro})
+    assert {first.versions[name].data_format for name in avro} == {"AVRO"}
     second = await sync_schemas(registry)
     assert second.created == []
     assert first.version_ids() == second.version_ids()

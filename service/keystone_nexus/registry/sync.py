@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from keystone_nexus.registry.base import SchemaRegistry, SchemaVersion
+from keystone_nexus.contracts import entities
+from keystone_nexus.registry.base import DataFormat, SchemaRegistry, SchemaVersion
 from keystone_nexus.schemas import all_definitions
+from keystone_nexus.schemas_avro import avro_definition, avro_schema_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,12 +20,18 @@ class SyncResult:
         return {name: v.version_id for name, v in self.versions.items()}
 
 
-async def sync_schemas(registry: SchemaRegistry) -> SyncResult:
-    """Register every entity's schema (BACKWARD); unchanged ones are left as they are."""
+async def sync_schemas(registry: SchemaRegistry, *, avro: bool = True) -> SyncResult:
+    """Register every entity's JSON Schema (BACKWARD) and, with `avro`, its Avro twin
+    under `<name>.avro`; unchanged ones are left as they are."""
     versions: dict[str, SchemaVersion] = {}
     created: list[str] = []
-    for name, definition in all_definitions().items():
-        version, is_new = await registry.register(name, definition, compatibility="BACKWARD")
+    todo: list[tuple[str, str, DataFormat]] = [(n, d, "JSON") for n, d in all_definitions().items()]
+    if avro:
+        todo += [(avro_schema_name(e), avro_definition(e), "AVRO") for e in entities()]
+    for name, definition, data_format in todo:
+        version, is_new = await registry.register(
+            name, definition, data_format=data_format, compatibility="BACKWARD"
+        )
         versions[name] = version
         if is_new:
             created.append(name)

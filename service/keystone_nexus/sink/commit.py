@@ -6,7 +6,8 @@ The order, enforced here and nowhere else:
              any later owner repeats exactly this cut (conditional write: fences zombies)
 2. encode    decode, validate and encode the batch (pure, in the executor)
 3. data      put the bronze and dead-letter objects; their names derive from the
-             Kafka coordinates, so a repeat overwrites instead of duplicating
+             Kafka coordinates, so a repeat overwrites instead of duplicating; then
+             register the table and its new hour partitions in the Glue Data Catalog
 4. advance   write the checkpoint with `next_offset = end + 1`, no pending cut
              (conditional on step 1's etag)
 5. kafka     the caller commits `end + 1` to the consumer group (a hint for lag
@@ -33,8 +34,10 @@ from functools import partial
 from keystone_nexus.contracts import EntitySpec
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.base import SchemaRegistry
+from keystone_nexus.schemas import definition, entity_schema
 from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import RawRecord
+from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.checkpoint import PendingCut, Versioned
 from keystone_nexus.sink.decode import decode_batch
 from keystone_nexus.sink.encode import Compression, EncodedBatch, Writer, encode_batch
@@ -104,6 +107,7 @@ class PartitionCommitter:
         options: CommitOptions,
         owner: str,
         crash: CrashInjector | None = None,
+        catalog: TableCatalog | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -115,6 +119,8 @@ class PartitionCommitter:
         self.options = options
         self.owner = owner
         self.crash = crash or CrashInjector(None)
+        self.catalog: TableCatalog = catalog or NoCatalog()
+        self.rules = definition(entity_schema(entity))
 
     @property
     def next_offset(self) -> int:
@@ -148,6 +154,7 @@ class PartitionCommitter:
                 ingested_at_us=time.time_ns() // 1000,
                 compression=self.options.compression,
                 writer=self.options.writer,
+                rules=self.rules,
             ),
         )
         objects = [*encoded.bronze, *([encoded.dlq] if encoded.dlq else [])]
@@ -160,6 +167,11 @@ class PartitionCommitter:
         async with asyncio.TaskGroup() as group:
             for obj in objects:
                 group.create_task(put(obj.key, obj.data))
+        if encoded.hours:
+            newest = max(decoded.groups.values(), key=lambda g: g.version.version_number).version
+            table_definition = newest.definition if newest.data_format == "JSON" else self.rules
+            await self.catalog.ensure_table(self.entity.name, table_definition)
+            await self.catalog.ensure_partitions(self.entity.name, encoded.hours)
         self.crash.reached("after_data")
 
         advanced = replace(self.state.checkpoint, next_offset=end + 1, pending=None, owner=self.owner)

@@ -25,6 +25,7 @@ from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, RawRecord
+from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
 
 log = logging.getLogger("keystone_nexus.sink")
@@ -74,6 +75,7 @@ class BronzeSink:
     options: SinkOptions
     owner: str
     crash: CrashInjector = field(default_factory=lambda: CrashInjector(None))
+    catalog: TableCatalog = field(default_factory=NoCatalog)
     on_batch: Callable[[TopicPartition, BatchOutcome], None] | None = None
     parts: dict[TopicPartition, PartitionState] = field(default_factory=dict)
     totals: SinkTotals = field(default_factory=SinkTotals)
@@ -105,6 +107,7 @@ class BronzeSink:
                 options=self.options.commit,
                 owner=self.owner,
                 crash=self.crash,
+                catalog=self.catalog,
             )
             pending = state.checkpoint.pending
             self.parts[tp] = PartitionState(

@@ -2,8 +2,8 @@
 
 Rules, so no record crashes the sink:
 - a tombstone (null value) is dead-lettered (or skipped and counted, by setting);
-- a value with the Glue header names its schema version; without one, the topic's
-  latest schema applies;
+- a value with the Glue header names its schema version (a JSON Schema, or an Avro
+  schema registered as `<topic>.avro`); without one, the topic's latest JSON Schema applies;
 - a broken header, an unknown version or a version of another entity's schema is
   dead-lettered with the reason.
 """
@@ -18,6 +18,7 @@ from keystone_nexus import wire
 from keystone_nexus.contracts import EntitySpec
 from keystone_nexus.errors import SchemaNotFoundError
 from keystone_nexus.registry.base import SchemaRegistry, SchemaVersion
+from keystone_nexus.schemas_avro import avro_schema_name
 from keystone_nexus.sink.batcher import RawRecord
 
 
@@ -85,8 +86,6 @@ async def _resolve(
         version = await registry.get_version(version_id)
     except SchemaNotFoundError as exc:
         return f"unknown schema: {exc}"
-    if version.schema_name != entity.schema_name:
+    if version.schema_name not in (entity.schema_name, avro_schema_name(entity)):
         return f"schema version {version_id} belongs to {version.schema_name}, not {entity.schema_name}"
-    if version.data_format != "JSON":
-        return f"schema version {version_id} is {version.data_format}; this sink reads JSON payloads"
     return version

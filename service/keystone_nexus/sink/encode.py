@@ -17,10 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from keystone_nexus.registry.base import SchemaVersion
 from keystone_nexus.sink import naming
+from keystone_nexus.sink.avro_batch import avro_batch
 from keystone_nexus.sink.batcher import RawRecord
 from keystone_nexus.sink.decode import DecodedBatch
-from keystone_nexus.sink.validate_batch import validate_batch
+from keystone_nexus.sink.validate_batch import BatchResult, validate_batch
 
 Compression = Literal["snappy", "zstd"]
 Writer = Literal["pyarrow", "fastparquet"]
@@ -58,6 +60,7 @@ class EncodedBatch:
     dlq: OutputObject | None
     valid: int
     invalid: int
+    hours: list[tuple[str, str]]  # the (dt, hr) partitions the bronze objects went to
 
 
 def to_parquet(table: pa.Table, compression: Compression = "snappy", writer: Writer = "pyarrow") -> bytes:
@@ -102,12 +105,16 @@ def encode_batch(
     ingested_at_us: int,
     compression: Compression = "snappy",
     writer: Writer = "pyarrow",
+    rules: str | None = None,
 ) -> EncodedBatch:
-    """Validate each version group and build the batch's bronze and dead-letter objects."""
+    """Validate each version group and build the batch's bronze and dead-letter objects.
+
+    `rules` is the entity's current JSON Schema, which AVRO records are checked against.
+    """
     dead = list(decoded.dead)
     tables: list[pa.Table] = []
     for group in sorted(decoded.groups.values(), key=lambda g: g.version.version_number):
-        result = validate_batch(group.version.definition, group.payloads)
+        result = _validate(group.version, group.payloads, rules)
         for local_index, reason in result.invalid:
             dead.append((group.indices[local_index], reason))
         if result.table.num_rows == 0:
@@ -116,7 +123,7 @@ def encode_batch(
         tables.append(
             _with_meta(result.table, records, rows, topic, partition, str(group.version.version_id))
         )
-    bronze: list[OutputObject] = []
+    bronze: list[tuple[str, str, OutputObject]] = []
     valid = 0
     if tables:
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
@@ -126,7 +133,19 @@ def encode_batch(
     dlq = (
         _dead_letters(dead, records, entity, topic, partition, ingested_at_us, compression) if dead else None
     )
-    return EncodedBatch(bronze=bronze, dlq=dlq, valid=valid, invalid=len(dead))
+    return EncodedBatch(
+        bronze=[obj for _, _, obj in bronze],
+        dlq=dlq,
+        valid=valid,
+        invalid=len(dead),
+        hours=[(dt, hr) for dt, hr, _ in bronze],
+    )
+
+
+def _validate(version: SchemaVersion, payloads: list[bytes], rules: str | None) -> BatchResult:
+    if version.data_format == "AVRO":
+        return avro_batch(version.definition, payloads, rules=rules)
+    return validate_batch(version.definition, payloads)
 
 
 def _with_meta(
@@ -158,7 +177,7 @@ def _finish(table: pa.Table, ingested_at_us: int) -> pa.Table:
 
 def _split_by_hour(
     table: pa.Table, entity: str, topic: str, partition: int, compression: Compression, writer: Writer
-) -> list[OutputObject]:
+) -> list[tuple[str, str, OutputObject]]:
     inverse, labels = _hour_keys(table.column("_kafka_timestamp"))
     offsets = table.column("_offset").to_numpy()
     out = []
@@ -167,7 +186,7 @@ def _split_by_hour(
         part = table.filter(pa.array(mask)) if len(labels) > 1 else table
         first = int(offsets[mask].min())
         key = naming.bronze_key(entity, topic, partition, first, dt, hr)
-        out.append(OutputObject(key, to_parquet(part, compression, writer), part.num_rows))
+        out.append((dt, hr, OutputObject(key, to_parquet(part, compression, writer), part.num_rows)))
     return out
 
 

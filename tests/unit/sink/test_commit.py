@@ -175,3 +175,39 @@ async def test_schema_evolution_lands_in_the_same_table(setup) -> None:
     rows = pq.read_table(path).to_pylist()
     assert [r["payment_channel"] for r in rows] == [None, "app"]
     assert [r["_schema_version_id"] for r in rows] == [str(v1), str(v2.version_id)]
+
+
+async def test_avro_and_json_payloads_land_in_the_same_table(setup) -> None:
+    import io
+
+    import fastavro
+
+    from keystone_nexus.schemas_avro import avro_schema, avro_schema_name
+
+    store, registry, executor, json_version, root = setup
+    avro_version = await registry.latest(avro_schema_name(ENTITY))
+    assert avro_version.data_format == "AVRO"
+    parsed = fastavro.parse_schema(avro_schema(ENTITY))
+
+    def avro(record: dict[str, object]) -> bytes:
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, parsed, record)
+        return wire.encode(out.getvalue(), avro_version.version_id)
+
+    records = [
+        RawRecord(0, 1_700_000_000_000, b"a", avro(payment(0))),
+        RawRecord(1, 1_700_000_000_001, b"b", wire.encode(orjson.dumps(payment(1)), json_version)),
+        RawRecord(2, 1_700_000_000_002, b"c", avro(payment(2, payment_installments=99))),
+        RawRecord(3, 1_700_000_000_003, b"d", wire.encode(b"\x00\x01", avro_version.version_id)),
+    ]
+    outcome = await (await committer(store, registry, executor)).commit(records)
+    assert (outcome.valid, outcome.invalid) == (2, 2)
+    (path,) = list((root / "bronze").rglob("*.parquet"))
+    rows = pq.read_table(path).to_pylist()
+    assert [r["order_id"] for r in rows] == [f"{0:032x}", f"{1:032x}"]
+    assert rows[0]["payment_value"] == payment(0)["payment_value"]
+    reasons = {
+        r["_offset"]: r["reason"] for r in pq.read_table(next((root / "dlq").rglob("*.parquet"))).to_pylist()
+    }
+    assert "payment_installments" in reasons[2]
+    assert "not Avro" in reasons[3]
