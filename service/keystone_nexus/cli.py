@@ -148,7 +148,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_sink(settings, stop)
+        totals = await run_sink(settings, stop, until_idle_s=args.until_idle)
+        if args.until_idle is not None:
+            print(
+                f"{totals.records_valid:,} records to bronze, {totals.records_dead:,} dead-lettered, "
+                f"{totals.files:,} files, {totals.bytes_written / 1e6:,.1f} MB"
+            )
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_lake_summary(args: argparse.Namespace) -> int:
+    from keystone_nexus.lake.report import summarize
+    from keystone_nexus.wiring import open_lake
+
+    settings = _settings(args)
+
+    async def main() -> None:
+        store = await open_lake(settings)
+        try:
+            summary = await summarize(store)
+        finally:
+            await store.close()
+        print(f"lake {settings.lake.uri}")
+        print(f"{'entity':<22}{'bronze rows':>12}{'files':>8}{'dead-lettered':>15}")
+        for spec in contracts.entities():
+            name = spec.name
+            print(
+                f"{name:<22}{summary.bronze_rows[name]:>12,}{summary.bronze_files[name]:>8,}"
+                f"{summary.dlq_rows[name]:>15,}"
+            )
+        total_rows, total_dead = sum(summary.bronze_rows.values()), sum(summary.dlq_rows.values())
+        print(f"{'total':<22}{total_rows:>12,}{sum(summary.bronze_files.values()):>8,}{total_dead:>15,}")
+        for (entity, reason), count in summary.dlq_reasons.most_common(args.reasons):
+            print(f"  dead-lettered {count:>6,}  {entity}: {reason}")
 
     asyncio.run(main())
     return 0
@@ -209,7 +243,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the bronze sink daemon")
     run.add_argument("--log-level", default="INFO")
+    run.add_argument(
+        "--until-idle",
+        type=float,
+        metavar="SECONDS",
+        help="exit once everything consumed is written and nothing arrived for SECONDS (batch runs, demos)",
+    )
     run.set_defaults(func=cmd_run)
+
+    lake = commands.add_parser("lake", help="the lake").add_subparsers(dest="lake", required=True)
+    summary = lake.add_parser("summary", help="bronze rows per entity, dead letters by reason")
+    summary.add_argument("--reasons", type=int, default=10, help="how many dead-letter reasons to list")
+    summary.set_defaults(func=cmd_lake_summary)
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics", required=True)
     counts = topics.add_parser("counts", help="records per configured topic")

@@ -128,6 +128,9 @@ class SinkSettings(_Section):
         "dlq", description="Dead-letter null values, or skip and count"
     )
     fetch_max_records: int = Field(10_000, ge=1)
+    dead_letter_topic: str | None = Field(
+        None, description="Also produce dead-lettered records to this topic (the lake's dlq/ always has them)"
+    )
     worker_threads: int = Field(2, ge=1, le=64, description="Threads for validation and Parquet encoding")
     drain_timeout_s: float = Field(30.0, gt=0, description="Bound on the flush at shutdown or revocation")
     crash_at: str | None = Field(None, description="Testing aid: exit at a commit step, e.g. after_data:3")

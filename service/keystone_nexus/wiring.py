@@ -13,11 +13,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 
 from keystone_nexus.aws import AwsOptions
-from keystone_nexus.config import AwsSettings, Settings
+from keystone_nexus.config import AwsSettings, KafkaSettings, Settings
 from keystone_nexus.lake.open import open_store
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry import sync_schemas
@@ -28,6 +28,7 @@ from keystone_nexus.sink.batcher import CutRules
 from keystone_nexus.sink.catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import CommitOptions, CrashInjector
 from keystone_nexus.sink.daemon import BronzeSink, Rebalance, SinkOptions, SinkTotals
+from keystone_nexus.sink.dead_letter import DeadLetterTopic
 
 log = logging.getLogger("keystone_nexus")
 
@@ -103,20 +104,27 @@ def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
         "max_poll_interval_ms": 300_000,
         "fetch_max_bytes": 64 * 1024 * 1024,
         "max_partition_fetch_bytes": 8 * 1024 * 1024,
-        "security_protocol": kafka.security_protocol,
+        **kafka_security(kafka),
     }
-    if kafka.sasl_mechanism:
-        options["sasl_mechanism"] = kafka.sasl_mechanism
-        options["sasl_plain_username"] = kafka.sasl_username
-        options["sasl_plain_password"] = (
-            kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
-        )
-    if kafka.ssl_cafile:
-        options["ssl_context"] = create_ssl_context(cafile=str(kafka.ssl_cafile))
     return AIOKafkaConsumer(**options)
 
 
-async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
+def kafka_security(kafka: KafkaSettings) -> dict[str, Any]:
+    """aiokafka's TLS and SASL options from the settings."""
+    options: dict[str, Any] = {"security_protocol": kafka.security_protocol}
+    if kafka.sasl_mechanism:
+        options["sasl_mechanism"] = kafka.sasl_mechanism
+        options["sasl_plain_username"] = kafka.sasl_username
+        password = kafka.sasl_password
+        options["sasl_plain_password"] = password.get_secret_value() if password else None
+    if kafka.ssl_cafile:
+        options["ssl_context"] = create_ssl_context(cafile=str(kafka.ssl_cafile))
+    return options
+
+
+async def run_sink(
+    settings: Settings, stop: asyncio.Event, *, until_idle_s: float | None = None
+) -> SinkTotals:
     """Wire the bronze sink from settings and run it until `stop` is set."""
     registry = await open_registry(settings)
     if settings.registry.sync_on_start:
@@ -125,6 +133,17 @@ async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
     catalog = await open_catalog(settings)
     consumer = kafka_consumer(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    dlq_producer = None
+    dead_letter = None
+    if settings.sink.dead_letter_topic:
+        dlq_producer = AIOKafkaProducer(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            client_id=settings.kafka.client_id,
+            acks="all",
+            **kafka_security(settings.kafka),
+        )
+        await dlq_producer.start()
+        dead_letter = DeadLetterTopic(dlq_producer, settings.sink.dead_letter_topic)
     with ThreadPoolExecutor(settings.sink.worker_threads, thread_name_prefix="nexus-encode") as executor:
         sink = BronzeSink(
             consumer=consumer,
@@ -135,6 +154,7 @@ async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
             owner=owner,
             crash=CrashInjector(settings.sink.crash_at),
             catalog=catalog,
+            dead_letter=dead_letter,
         )
         listener = Rebalance(sink)
         if settings.kafka.topic_pattern:
@@ -144,9 +164,11 @@ async def run_sink(settings: Settings, stop: asyncio.Event) -> SinkTotals:
         await consumer.start()
         log.info("bronze sink started", extra={"owner": owner, "lake": settings.lake.uri})
         try:
-            await sink.run(stop)
+            await sink.run(stop, until_idle_s=until_idle_s)
         finally:
             await consumer.stop()
+            if dlq_producer is not None:
+                await dlq_producer.stop()
             await catalog.close()
             await store.close()
             await registry.close()

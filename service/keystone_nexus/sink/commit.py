@@ -39,6 +39,7 @@ from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import RawRecord
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.checkpoint import PendingCut, Versioned
+from keystone_nexus.sink.dead_letter import DeadLetterSink
 from keystone_nexus.sink.decode import decode_batch
 from keystone_nexus.sink.encode import Compression, EncodedBatch, Writer, encode_batch
 
@@ -108,6 +109,7 @@ class PartitionCommitter:
         owner: str,
         crash: CrashInjector | None = None,
         catalog: TableCatalog | None = None,
+        dead_letter: DeadLetterSink | None = None,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -120,6 +122,7 @@ class PartitionCommitter:
         self.owner = owner
         self.crash = crash or CrashInjector(None)
         self.catalog: TableCatalog = catalog or NoCatalog()
+        self.dead_letter = dead_letter
         self.rules = definition(entity_schema(entity))
 
     @property
@@ -167,6 +170,10 @@ class PartitionCommitter:
         async with asyncio.TaskGroup() as group:
             for obj in objects:
                 group.create_task(put(obj.key, obj.data))
+        if self.dead_letter is not None and encoded.dead:
+            await self.dead_letter.send(
+                self.topic, self.partition, [(records[i], reason) for i, reason in encoded.dead]
+            )
         if encoded.hours:
             newest = max(decoded.groups.values(), key=lambda g: g.version.version_number).version
             table_definition = newest.definition if newest.data_format == "JSON" else self.rules

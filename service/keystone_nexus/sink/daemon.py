@@ -27,6 +27,7 @@ from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, RawRecord
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
+from keystone_nexus.sink.dead_letter import DeadLetterSink
 
 log = logging.getLogger("keystone_nexus.sink")
 
@@ -76,6 +77,7 @@ class BronzeSink:
     owner: str
     crash: CrashInjector = field(default_factory=lambda: CrashInjector(None))
     catalog: TableCatalog = field(default_factory=NoCatalog)
+    dead_letter: DeadLetterSink | None = None
     on_batch: Callable[[TopicPartition, BatchOutcome], None] | None = None
     parts: dict[TopicPartition, PartitionState] = field(default_factory=dict)
     totals: SinkTotals = field(default_factory=SinkTotals)
@@ -108,6 +110,7 @@ class BronzeSink:
                 owner=self.owner,
                 crash=self.crash,
                 catalog=self.catalog,
+                dead_letter=self.dead_letter,
             )
             pending = state.checkpoint.pending
             self.parts[tp] = PartitionState(
@@ -138,10 +141,19 @@ class BronzeSink:
 
     # -- the loop ---------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, *, until_idle_s: float | None = None) -> None:
+        """Consume until `stop` is set or, with `until_idle_s`, until partitions are
+        assigned and nothing arrived, waited or was written for that long."""
+        last_activity = time.monotonic()
         while not stop.is_set():
             batches = await self.consumer.getmany(timeout_ms=200, max_records=self.options.fetch_max_records)
             now = time.monotonic()
+            busy = any(s.buffer.records or s.task is not None for s in self.parts.values())
+            if batches or busy or not self.parts:
+                last_activity = now
+            elif until_idle_s is not None and now - last_activity >= until_idle_s:
+                log.info("idle: every assigned partition is written out", extra={"idle_s": until_idle_s})
+                break
             for tp, records in batches.items():
                 state = self.parts.get(tp)
                 if state is None:

@@ -61,6 +61,7 @@ class EncodedBatch:
     valid: int
     invalid: int
     hours: list[tuple[str, str]]  # the (dt, hr) partitions the bronze objects went to
+    dead: list[tuple[int, str]]  # (index in the batch, reason) of every dead-lettered record
 
 
 def to_parquet(table: pa.Table, compression: Compression = "snappy", writer: Writer = "pyarrow") -> bytes:
@@ -139,6 +140,7 @@ def encode_batch(
         valid=valid,
         invalid=len(dead),
         hours=[(dt, hr) for dt, hr, _ in bronze],
+        dead=sorted(dead),
     )
 
 
