@@ -40,7 +40,8 @@ protos: venv
 	$(BIN)/python scripts/gen_protos.py
 
 bench: venv
-	$(BIN)/python -m bench.run
+	$(BIN)/pip install -q --disable-pip-version-check -r bench/requirements.txt
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .state build .mypy_cache .ruff_cache .pytest_cache

@@ -99,11 +99,16 @@ class Figures:
 class Usage:
     returncode: int
     cpu_total_s: float
-    peak_rss_bytes: int
+    peak_rss_bytes: int  # the largest VmHWM seen while it ran
 
 
 class Child:
-    """A measured subprocess: /proc for live figures, wait4 for its final rusage."""
+    """A measured subprocess: /proc for live figures, wait4 for its CPU time.
+
+    Peak RSS is the kernel's VmHWM, read from /proc while the process lives (polled until
+    it exits): wait4's ru_maxrss is no good here, as Linux carries the parent's high-water
+    mark into a child at exec.
+    """
 
     def __init__(self, argv: Sequence[str], *, env: dict[str, str], cwd: Path, log_path: Path) -> None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,6 +126,7 @@ class Child:
             )
         self.pid = self.popen.pid
         self.usage: Usage | None = None
+        self.hwm = 0
 
     def stdout_lines(self) -> list[dict[str, Any]]:
         """The JSON lines the child printed so far (the children here print only those)."""
@@ -138,10 +144,12 @@ class Child:
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
     def peak_rss(self) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
+        """The high-water mark of its resident memory so far (read now, remembered)."""
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):  # absent once it is a zombie
+                    self.hwm = max(self.hwm, int(line.split()[1]) * 1024)
+        return self.hwm
 
     def finish(self, *, terminate: bool, timeout: float = 60.0) -> Usage:
         """Optionally SIGTERM, wait (SIGKILL after `timeout`), reap with wait4."""
@@ -151,18 +159,19 @@ class Child:
             os.kill(self.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while True:
+            self.peak_rss()
             pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
             if pid == self.pid:
                 break
             if time.monotonic() > deadline:
                 os.kill(self.pid, signal.SIGKILL)
                 deadline = float("inf")
-            time.sleep(0.05)
+            time.sleep(0.02)
         self.popen.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
         self.usage = Usage(
             returncode=self.popen.returncode,
             cpu_total_s=rusage.ru_utime + rusage.ru_stime,
-            peak_rss_bytes=rusage.ru_maxrss * 1024,
+            peak_rss_bytes=self.hwm,
         )
         return self.usage
 
@@ -311,10 +320,18 @@ def run_limit(data: Dataset, state: Path, timeout: float) -> Figures:
     done = lines[-1]
     fig.window_s = done["last_ts"] - done["first_ts"]
     fig.cpu_s = done["cpu_last"] - done["cpu_first"]
+    fig.peak_rss_bytes = max(fig.peak_rss_bytes, done["vm_hwm_bytes"])
     fig.rows_written = done["records"]
     fig.verified = f"counted {done['records']:,} records"
     fig.details = {"since_assignment_s": done["last_ts"] - done["assigned_ts"]}
     return fig
+
+
+def _own_hwm() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def consume_child(bootstrap: str, events: int) -> None:
@@ -360,6 +377,7 @@ def consume_child(bootstrap: str, events: int) -> None:
         assert first is not None
         return {
             "records": count,
+            "vm_hwm_bytes": _own_hwm(),
             "assigned_ts": stamps.get("assigned_ts", first[0]),
             "first_ts": first[0],
             "cpu_first": first[1],
@@ -418,7 +436,7 @@ def run_nexus(
         fig.error += f" (exit {usage.returncode}): {child.log_tail()}"
         return fig
     fig.rows_written, fig.verified = verify_lake(lake, data.ends)
-    fig.details = _batch_summary(child.log_path)
+    fig.details = _batch_summary(child.log_path, start_ts or 0.0)
     return fig
 
 
@@ -487,12 +505,15 @@ def verify_lake(lake: Path, ends: dict[int, int]) -> tuple[int, str]:
     return rows, f"exactly {rows:,} rows, every offset once (_partition, _offset), 0 dead-lettered"
 
 
-def _batch_summary(log_path: Path) -> dict[str, Any]:
+def _batch_summary(log_path: Path, start_ts: float) -> dict[str, Any]:
+    """What the "batch committed" log lines say. `bulk_events_per_s`: the records of the
+    batches cut by count or bytes over the time to the last of them committed, i.e. the
+    rate before the stream's tail waits for an age cut (max_latency_s)."""
     batches = [e for e in _log_events(log_path) if e.get("event") == "batch committed"]
     if not batches:
         return {}
     durations = [float(e.get("duration_s", 0.0)) for e in batches]
-    return {
+    summary: dict[str, Any] = {
         "batches": len(batches),
         "cuts": dict(Counter(str(e.get("cut")) for e in batches)),
         "rows_per_batch_mean": round(sum(int(e.get("valid", 0)) for e in batches) / len(batches)),
@@ -501,6 +522,12 @@ def _batch_summary(log_path: Path) -> dict[str, Any]:
         "files": sum(int(e.get("files", 0)) for e in batches),
         "parquet_bytes": sum(int(e.get("bytes", 0)) for e in batches),
     }
+    bulk = [e for e in batches if e.get("cut") in ("records", "bytes")]
+    if bulk and start_ts:
+        seconds = max(_log_ts(e["ts"]) for e in bulk) - start_ts
+        records = sum(int(e.get("valid", 0)) + int(e.get("dead_lettered", 0)) for e in bulk)
+        summary["bulk_events_per_s"] = round(records / seconds) if seconds > 0 else None
+    return summary
 
 
 # ------------------------------------------------------------------------ variant c
@@ -646,15 +673,17 @@ def _children_of(pid: int) -> list[int]:
 
 
 def _hotspots(collapsed: str, top: int) -> dict[str, Any]:
-    """Self and inclusive sample shares per function, and per thread, from py-spy's raw output.
+    """Where `nexus run` spends its running time, from py-spy's raw output.
 
-    A raw line is `thread (tid): name;frame;frame... count`; only threads that were
-    running are sampled (no --idle).
+    A raw line is `thread (tid): name;frame;frame... count`; only running threads are
+    sampled (no --idle). Samples inside imports (start-up) are counted apart; of the
+    rest: the share per thread, per function on top of the stack (self), and per
+    keystone_nexus function anywhere on the stack (inclusive).
     """
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     threads: Counter[str] = Counter()
-    total = 0
+    total = imports = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
         head, *rest = stack.split(";")
@@ -662,19 +691,24 @@ def _hotspots(collapsed: str, top: int) -> dict[str, Any]:
         if not frames or not count_text.isdigit():
             continue
         count = int(count_text)
+        if any(f.endswith(":_find_and_load") for f in frames):
+            imports += count
+            continue
         total += count
-        threads[re.sub(r"_\d+$", "", head.partition(": ")[2])] += count
+        threads[re.sub(r"_\d+$", "", head.partition(": ")[2]) or "(unnamed)"] += count
         own[frames[-1]] += count
         for name in set(frames):
-            inclusive[name] += count
+            if name.startswith("keystone_nexus/"):
+                inclusive[name] += count
 
     def share(counter: Counter[str], n: int) -> list[tuple[str, float]]:
         return [(name, round(100 * c / max(total, 1), 1)) for name, c in counter.most_common(n)]
 
     return {
         "samples": total,
+        "import_samples": imports,
         "self_pct": share(own, top),
-        "inclusive_pct": share(inclusive, top * 2),
+        "inclusive_pct": share(inclusive, top),
         "threads_pct": share(threads, 8),
     }
 
@@ -811,7 +845,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "c": lambda: run_peer(data, state, timeout),
         }
         for name in only:
-            print(f"running {name}: {VARIANTS[name].split(',')[0].split(' (')[0]} ...", flush=True)
+            print(f"running {name} ...", flush=True)
             fig = steps[name]()
             figures.append(fig)
             print(f"  {fig.events_per_s:,.0f} events/s; {fig.verified or fig.error}", flush=True)
@@ -881,11 +915,14 @@ def report(result: dict[str, Any]) -> str:
         if "error" in profile:
             out.append(f"profile: {profile['error']}")
         else:
-            out.append(f"py-spy, nexus run, {profile['samples']:,} samples (running threads only):")
+            out.append(
+                f"py-spy on `nexus run` (default settings), {profile['samples']:,} samples of running "
+                f"threads at 200/s, not counting {profile['import_samples']:,} in start-up imports:"
+            )
             out.append("  by thread: " + ", ".join(f"{n} {p}%" for n, p in profile["threads_pct"]))
-            out.append("  self time:")
+            out.append("  self (top of stack):")
             out += [f"    {p:5.1f}%  {n}" for n, p in profile["self_pct"]]
-            out.append("  inclusive:")
+            out.append("  inclusive, keystone_nexus functions:")
             out += [f"    {p:5.1f}%  {n}" for n, p in profile["inclusive_pct"]]
     return "\n".join(out)
 

@@ -128,6 +128,10 @@ class SinkSettings(_Section):
         "dlq", description="Dead-letter null values, or skip and count"
     )
     fetch_max_records: int = Field(10_000, ge=1)
+    time_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description='Topics whose dt/hr come from a payload timestamp, as JSON: {"topic": "field"}',
+    )
     dead_letter_topic: str | None = Field(
         None, description="Also produce dead-lettered records to this topic (the lake's dlq/ always has them)"
     )

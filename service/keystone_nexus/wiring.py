@@ -84,7 +84,12 @@ def sink_options(settings: Settings) -> SinkOptions:
             max_bytes=sink.max_batch_bytes,
             max_age_s=sink.max_latency_s,
         ),
-        commit=CommitOptions(compression=sink.compression, writer=sink.writer, tombstones=sink.tombstones),
+        commit=CommitOptions(
+            compression=sink.compression,
+            writer=sink.writer,
+            tombstones=sink.tombstones,
+            time_fields=dict(sink.time_fields),
+        ),
         memory_budget_bytes=sink.memory_budget_bytes,
         fetch_max_records=sink.fetch_max_records,
         drain_timeout_s=sink.drain_timeout_s,

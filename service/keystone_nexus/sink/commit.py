@@ -26,9 +26,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from keystone_nexus.contracts import EntitySpec
@@ -90,6 +90,7 @@ class CommitOptions:
     writer: Writer = "pyarrow"
     tombstones: str = "dlq"
     put_concurrency: int = 4
+    time_fields: Mapping[str, str] = field(default_factory=dict)  # topic -> payload field for dt/hr
 
 
 class PartitionCommitter:
@@ -158,6 +159,7 @@ class PartitionCommitter:
                 compression=self.options.compression,
                 writer=self.options.writer,
                 rules=self.rules,
+                time_field=self.options.time_fields.get(self.topic),
             ),
         )
         objects = [*encoded.bronze, *([encoded.dlq] if encoded.dlq else [])]

@@ -107,10 +107,12 @@ def encode_batch(
     compression: Compression = "snappy",
     writer: Writer = "pyarrow",
     rules: str | None = None,
+    time_field: str | None = None,
 ) -> EncodedBatch:
     """Validate each version group and build the batch's bronze and dead-letter objects.
 
-    `rules` is the entity's current JSON Schema, which AVRO records are checked against.
+    `rules` is the entity's current JSON Schema, which AVRO records are checked against;
+    `time_field` is the payload field that decides the hour partition (default: arrival).
     """
     dead = list(decoded.dead)
     tables: list[pa.Table] = []
@@ -130,7 +132,7 @@ def encode_batch(
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
         table = _finish(table, ingested_at_us)
         valid = table.num_rows
-        bronze = _split_by_hour(table, entity, topic, partition, compression, writer)
+        bronze = _split_by_hour(table, entity, topic, partition, compression, writer, time_field)
     dlq = (
         _dead_letters(dead, records, entity, topic, partition, ingested_at_us, compression) if dead else None
     )
@@ -177,10 +179,27 @@ def _finish(table: pa.Table, ingested_at_us: int) -> pa.Table:
     return table.cast(pa.schema([*[table.schema.field(n) for n in payload], *META_FIELDS]))
 
 
+def partition_times(table: pa.Table, time_field: str | None) -> pa.Array:
+    """The time that places each row in its dt/hr partition, in ms: the Kafka timestamp
+    (arrival time) by default, or a payload field ("YYYY-MM-DD HH:MM:SS", read as UTC)
+    where the topic is configured so; rows whose field is empty fall back to arrival."""
+    kafka_ms = pc.cast(table.column("_kafka_timestamp"), pa.int64())
+    if time_field is None or time_field not in table.column_names:
+        return kafka_ms
+    parsed = pc.strptime(table.column(time_field), format="%Y-%m-%d %H:%M:%S", unit="ms", error_is_null=True)
+    return pc.coalesce(pc.cast(parsed, pa.int64()), kafka_ms)
+
+
 def _split_by_hour(
-    table: pa.Table, entity: str, topic: str, partition: int, compression: Compression, writer: Writer
+    table: pa.Table,
+    entity: str,
+    topic: str,
+    partition: int,
+    compression: Compression,
+    writer: Writer,
+    time_field: str | None = None,
 ) -> list[tuple[str, str, OutputObject]]:
-    inverse, labels = _hour_keys(table.column("_kafka_timestamp"))
+    inverse, labels = _hour_keys(partition_times(table, time_field))
     offsets = table.column("_offset").to_numpy()
     out = []
     for slot, (dt, hr) in enumerate(labels):

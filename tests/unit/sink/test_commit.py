@@ -211,3 +211,47 @@ async def test_avro_and_json_payloads_land_in_the_same_table(setup) -> None:
     }
     assert "payment_installments" in reasons[2]
     assert "not Avro" in reasons[3]
+
+
+async def test_partitioning_by_a_payload_field(setup) -> None:
+    import dataclasses
+
+    store, registry, executor, _, root = setup
+    orders = contracts.entity("orders")
+    order_version = (await registry.latest(orders.schema_name)).version_id
+
+    def order(i: int, purchased: str | None) -> bytes:
+        doc = {
+            "order_id": f"{i:032x}",
+            "customer_id": f"{i:032x}",
+            "order_status": "delivered",
+            "order_purchase_timestamp": purchased or "2017-01-01 00:00:00",
+            "order_estimated_delivery_date": "2017-10-18 00:00:00",
+        }
+        return wire.encode(orjson.dumps(doc), order_version)
+
+    records = [
+        RawRecord(0, 1_700_000_000_000, b"a", order(0, "2017-10-02 10:56:33")),
+        RawRecord(1, 1_700_000_000_000, b"b", order(1, "2017-10-02 10:01:00")),
+        RawRecord(2, 1_700_000_000_000, b"c", order(2, "2018-03-05 23:59:59")),
+    ]
+    state = await checkpoint.load(store, orders.topic, 0, start_offset=0)
+    by_field = PartitionCommitter(
+        store=store,
+        registry=registry,
+        entity=orders,
+        topic=orders.topic,
+        partition=0,
+        state=state,
+        executor=executor,
+        options=dataclasses.replace(CommitOptions(), time_fields={orders.topic: "order_purchase_timestamp"}),
+        owner="a",
+    )
+    await by_field.commit(records)
+    found = sorted(
+        str(p.relative_to(root / "bronze" / "orders")) for p in (root / "bronze").rglob("*.parquet")
+    )
+    assert found == [
+        f"dt=2017-10-02/hr=10/{orders.topic}+0+0000000000000000000.parquet",
+        f"dt=2018-03-05/hr=23/{orders.topic}+0+0000000000000000002.parquet",
+    ]
