@@ -65,7 +65,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 VARIANTS = {
     "a": "aiokafka getmany(max_records=10000), counting only (the limit)",
     "b": "nexus run, default settings",
-    "t": "nexus run, TUNED: {tuned}",
+    "t": "nexus run, TUNED {tuned}",
     "c": 'quixstreams {quix} LocalFileSink(format="parquet") (the peer)',
 }
 
@@ -527,6 +527,8 @@ def _batch_summary(log_path: Path, start_ts: float) -> dict[str, Any]:
         seconds = max(_log_ts(e["ts"]) for e in bulk) - start_ts
         records = sum(int(e.get("valid", 0)) + int(e.get("dead_lettered", 0)) for e in bulk)
         summary["bulk_events_per_s"] = round(records / seconds) if seconds > 0 else None
+        summary["bulk_records"] = records
+        summary["bulk_window_s"] = round(seconds, 2)
     return summary
 
 
@@ -795,6 +797,10 @@ def _parse_settings(text: str) -> dict[str, str]:
     return settings
 
 
+def _env_text(settings: dict[str, str]) -> str:
+    return " ".join(f"NEXUS_SINK__{k}={v}" for k, v in settings.items())
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -841,7 +847,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         steps: dict[str, Callable[[], Figures]] = {
             "a": lambda: run_limit(data, state, timeout),
             "b": lambda: run_nexus(data, state, "b", VARIANTS["b"], {}, timeout),
-            "t": lambda: run_nexus(data, state, "t", VARIANTS["t"].format(tuned=args.tuned), tuned, timeout),
+            "t": lambda: run_nexus(
+                data, state, "t", VARIANTS["t"].format(tuned=_env_text(tuned)), tuned, timeout
+            ),
             "c": lambda: run_peer(data, state, timeout),
         }
         for name in only:
@@ -881,6 +889,24 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _describe_batches(f: dict[str, Any]) -> str:
+    d = f["details"]
+    cuts = ", ".join(f"{n} by {reason}" for reason, n in d["cuts"].items())
+    text = (
+        f"{f['variant']} batches: {d['batches']} ({cuts}), {d['rows_per_batch_mean']:,} rows on average, "
+        f"commit {d['batch_commit_s_mean']:.2f} s mean / {d['batch_commit_s_max']:.2f} s max, "
+        f"{d['files']} files, {d['parquet_bytes'] / 1e6:.1f} MB of Parquet"
+    )
+    if d.get("bulk_records") and d["cuts"].get("age"):
+        tail = f["events"] - d["bulk_records"]
+        text += (
+            f"; the batches cut by count or bytes ran at ~{d['bulk_events_per_s']:,}/s "
+            f"({d['bulk_records']:,} records in {d['bulk_window_s']:.1f} s), the last {tail:,} "
+            f"waited for the age cut (max_latency_s)"
+        )
+    return text
+
+
 def report(result: dict[str, Any]) -> str:
     out = [
         f"{result['events']:,} order-item events (~{result['record_bytes_mean']:.0f} B each with key and "
@@ -892,8 +918,8 @@ def report(result: dict[str, Any]) -> str:
         "",
     ]
     for f in result["figures"]:
-        if f["details"]:
-            out.append(f"{f['variant']}: {json.dumps(f['details'])}")
+        if f["details"].get("batches"):
+            out.append(_describe_batches(f))
         if f["error"]:
             out.append(f"{f['variant']} FAILED: {f['error']}")
         elif f["verified"]:

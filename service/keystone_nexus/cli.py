@@ -135,6 +135,7 @@ def cmd_topics_counts(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import faulthandler
     import signal
 
     from keystone_nexus import logs
@@ -142,6 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     logs.configure(args.log_level)
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: stacks to stderr
 
     async def main() -> None:
         stop = asyncio.Event()

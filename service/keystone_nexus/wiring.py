@@ -18,8 +18,10 @@ from aiokafka.helpers import create_ssl_context
 
 from keystone_nexus.aws import AwsOptions
 from keystone_nexus.config import AwsSettings, KafkaSettings, Settings
+from keystone_nexus.health import HealthServer
 from keystone_nexus.lake.open import open_store
 from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.notify import Notifier
 from keystone_nexus.registry import sync_schemas
 from keystone_nexus.registry.cache import CachedRegistry
 from keystone_nexus.registry.glue import GlueRegistry
@@ -138,6 +140,9 @@ async def run_sink(
     catalog = await open_catalog(settings)
     consumer = kafka_consumer(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    # systemd's protocol variables: read here, in the composition root, like the settings.
+    watchdog = os.environ.get("WATCHDOG_USEC")
+    notifier = Notifier(os.environ.get("NOTIFY_SOCKET"), int(watchdog) if watchdog else None)
     dlq_producer = None
     dead_letter = None
     if settings.sink.dead_letter_topic:
@@ -160,6 +165,10 @@ async def run_sink(
             crash=CrashInjector(settings.sink.crash_at),
             catalog=catalog,
             dead_letter=dead_letter,
+            notify=notifier.send,
+        )
+        health = HealthServer(
+            sink, settings.kafka.bootstrap_servers, settings.health.host, settings.health.port
         )
         listener = Rebalance(sink)
         if settings.kafka.topic_pattern:
@@ -167,15 +176,30 @@ async def run_sink(
         else:
             consumer.subscribe(topics=list(settings.kafka.topics), listener=listener)
         await consumer.start()
-        log.info("bronze sink started", extra={"owner": owner, "lake": settings.lake.uri})
+        port = await health.start()
+        log.info(
+            "bronze sink started",
+            extra={
+                "owner": owner,
+                "lake": settings.lake.uri,
+                "health": f"http://{settings.health.host}:{port}",
+            },
+        )
+        notifier.send("READY=1")
         try:
             await sink.run(stop, until_idle_s=until_idle_s)
         finally:
-            await consumer.stop()
+            notifier.send("STOPPING=1")
+            # Every step of the way out is bounded: leaving the group must not hang the exit.
+            bound = settings.sink.drain_timeout_s
+            closers = [health.stop(), consumer.stop()]
             if dlq_producer is not None:
-                await dlq_producer.stop()
-            await catalog.close()
-            await store.close()
-            await registry.close()
+                closers.append(dlq_producer.stop())
+            closers += [catalog.close(), store.close(), registry.close()]
+            for closer in closers:
+                try:
+                    await asyncio.wait_for(closer, bound)
+                except Exception as exc:
+                    log.warning("shutdown step failed", extra={"error": repr(exc)})
     log.info("bronze sink stopped", extra={"totals": sink.totals.__dict__})
     return sink.totals

@@ -191,6 +191,7 @@ def sink_env(bootstrap: str, lake_uri: str, registry: Path, group: str, **extra:
         "NEXUS_SINK__MAX_BATCH_RECORDS": "40",
         "NEXUS_SINK__MAX_LATENCY_S": "1",
         "NEXUS_SINK__DRAIN_TIMEOUT_S": "10",
+        "NEXUS_HEALTH__PORT": "0",
         **extra,
     }
 

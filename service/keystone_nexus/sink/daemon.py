@@ -22,6 +22,7 @@ from aiokafka.errors import KafkaError
 
 from keystone_nexus.contracts import UnknownEntityError, entity_for_topic
 from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, RawRecord
@@ -61,6 +62,7 @@ class PartitionState:
     buffer: PartitionBuffer
     task: asyncio.Task[BatchOutcome] | None = None
     inflight_bytes: int = 0
+    inflight_oldest_ms: int | None = None
     failures: int = 0
     retry_at: float = 0.0
     last_flush: float | None = None
@@ -78,6 +80,9 @@ class BronzeSink:
     crash: CrashInjector = field(default_factory=lambda: CrashInjector(None))
     catalog: TableCatalog = field(default_factory=NoCatalog)
     dead_letter: DeadLetterSink | None = None
+    metrics: SinkMetrics = field(default_factory=SinkMetrics)
+    notify: Callable[[str], None] = lambda _message: None
+    last_loop: float = field(default_factory=time.monotonic)
     on_batch: Callable[[TopicPartition, BatchOutcome], None] | None = None
     parts: dict[TopicPartition, PartitionState] = field(default_factory=dict)
     totals: SinkTotals = field(default_factory=SinkTotals)
@@ -87,6 +92,7 @@ class BronzeSink:
 
     async def assign(self, assigned: set[TopicPartition]) -> None:
         self.totals.rebalances += 1
+        self.metrics.rebalances.inc()
         for tp in assigned:
             if tp in self.parts:
                 continue
@@ -148,6 +154,10 @@ class BronzeSink:
         while not stop.is_set():
             batches = await self.consumer.getmany(timeout_ms=200, max_records=self.options.fetch_max_records)
             now = time.monotonic()
+            self.last_loop = now
+            self.notify("WATCHDOG=1")
+            for tp, records in batches.items():
+                self.metrics.records_consumed.labels(tp.topic).inc(len(records))
             busy = any(s.buffer.records or s.task is not None for s in self.parts.values())
             if batches or busy or not self.parts:
                 last_activity = now
@@ -177,9 +187,11 @@ class BronzeSink:
             if task is None or not task.done():
                 continue
             state.task, state.inflight_bytes = None, 0
+            state.inflight_oldest_ms = None
             error = None if task.cancelled() else task.exception()
             if task.cancelled() or error is not None:
                 self.totals.failures += 1
+                self.metrics.batch_failures.labels(tp.topic).inc()
                 state.failures += 1
                 delay = RETRY_BACKOFF_S[min(state.failures, len(RETRY_BACKOFF_S)) - 1]
                 state.retry_at = now + delay
@@ -232,6 +244,7 @@ class BronzeSink:
             batch = state.buffer.cut(self.options.rules)
             end = forced if forced is not None else batch[-1].offset
             state.inflight_bytes = sum(r.size for r in batch)
+            state.inflight_oldest_ms = min((r.timestamp_ms for r in batch), default=None)
             state.task = asyncio.get_running_loop().create_task(self._flush(tp, state, batch, end, reason))
 
     async def _flush(
@@ -251,6 +264,12 @@ class BronzeSink:
         t.records_skipped += outcome.skipped
         t.files += outcome.files
         t.bytes_written += outcome.bytes_written
+        m = self.metrics
+        m.records_written.labels(tp.topic).inc(outcome.valid)
+        m.records_dead_lettered.labels(tp.topic).inc(outcome.invalid)
+        m.bytes_written.labels(tp.topic).inc(outcome.bytes_written)
+        m.files_written.labels(tp.topic).inc(outcome.files)
+        m.flush_seconds.labels(tp.topic).observe(outcome.seconds)
         log.info(
             "batch committed",
             extra={
@@ -268,6 +287,63 @@ class BronzeSink:
         if self.on_batch is not None:
             self.on_batch(tp, outcome)
         return outcome
+
+    # -- observation --------------------------------------------------------------
+
+    def lags(self) -> list[PartitionLag]:
+        """Per assigned partition: the lake checkpoint, the fetched high-water mark and
+        the Kafka timestamp of the oldest record not yet durable."""
+        out = []
+        for tp, state in sorted(self.parts.items(), key=lambda item: (item[0].topic, item[0].partition)):
+            buffered = [r.timestamp_ms for r in state.buffer.records[:1]]
+            oldest = [t for t in (state.inflight_oldest_ms, *buffered) if t is not None]
+            out.append(
+                PartitionLag(
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    committed=state.committer.next_offset,
+                    high_water=self.consumer.highwater(tp),
+                    oldest_unflushed_ms=min(oldest) if oldest else None,
+                )
+            )
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """What /status shows: assignment, per-partition offsets and lag, last flushes."""
+        now_ms = int(time.time() * 1000)
+        lags = self.lags()
+        by_topic = self.metrics.set_lag(lags, now_ms)
+        return {
+            "owner": self.owner,
+            "partitions": [
+                {
+                    "topic": lag.topic,
+                    "partition": lag.partition,
+                    "committed": lag.committed,
+                    "high_water": lag.high_water,
+                    "offset_lag": lag.offset_lag,
+                    "time_lag_s": round(lag.time_lag_s(now_ms), 3),
+                    "buffered": len(state.buffer.records),
+                    "in_flight": state.task is not None,
+                    "paused": state.paused,
+                    "failures": state.failures,
+                    "last_flush": state.last_flush,
+                }
+                for lag, state in zip(
+                    lags, (self.parts[TopicPartition(p.topic, p.partition)] for p in lags), strict=True
+                )
+            ],
+            "topics": {
+                topic: {
+                    "sum_offset_lag": t.sum_offset_lag,
+                    "max_offset_lag": t.max_offset_lag,
+                    "estimated_max_time_lag_s": round(t.estimated_max_time_lag_s, 3),
+                }
+                for topic, t in by_topic.items()
+            },
+            "totals": dict(self.totals.__dict__),
+            "last_loop_age_s": round(time.monotonic() - self.last_loop, 3),
+        }
 
     def _backpressure(self) -> None:
         """Pause partitions that outrun the store; resume them once their batch is done."""

@@ -1,0 +1,160 @@
+// olist_ingestion_enterprise: the C++17 gRPC ingestion server of Keystone Nexus.
+//
+// The composition root: reads the configuration, loads the contracts and schema ids,
+// wires the record builder, the Kafka producer and the gRPC service, serves until
+// SIGTERM/SIGINT, then stops taking calls, lets in-flight calls finish (up to the
+// grace period) and flushes the producer.
+#include <csignal>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/stubs/common.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#ifdef NEXUS_HAVE_REFLECTION
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#endif
+#include <librdkafka/rdkafka.h>
+
+#include "catalog.h"
+#include "config.h"
+#include "ingestion_service.h"
+#include "kafka_producer.h"
+#include "log.h"
+#include "record_builder.h"
+#include "schema_ids.h"
+
+namespace {
+
+using nexus::Log;
+using nexus::LogLevel;
+
+constexpr char kVersion[] = "0.1.0";
+constexpr char kServiceName[] = "keystone.olist.v1.IngestionService";
+// librdkafka older than this cannot read the local broker's ApiVersion v3 reply.
+constexpr int kMinRdkafkaVersion = 0x020200ff;
+constexpr int kStatsIntervalS = 60;
+constexpr int kFlushTimeoutMs = 30000;
+
+nlohmann::ordered_json Stats(const nexus::IngestionServiceImpl& service, const nexus::KafkaProducer& producer) {
+  const auto& s = service.counters();
+  const auto& p = producer.counters();
+  return {{"calls_total", s.calls.load()},
+          {"events_accepted_total", s.accepted.load()},
+          {"events_rejected_invalid_total", s.rejected_invalid.load()},
+          {"events_rejected_queue_full_total", s.rejected_queue_full.load()},
+          {"events_rejected_delivery_total", s.rejected_delivery.load()},
+          {"kafka_delivered_total", p.delivered.load()},
+          {"kafka_delivery_errors_total", p.delivery_errors.load()},
+          {"kafka_queue_depth", producer.QueueLength()}};
+}
+
+int Run(const nexus::Config& config, const sigset_t& stop_signals) {
+  const nexus::Catalog catalog = nexus::Catalog::FromDescriptors();
+  const std::vector<nexus::Uuid> schema_ids =
+      nexus::SchemaIdsForEntities(catalog, nexus::LoadSchemaIds(config.schema_ids_path));
+  const nexus::RecordBuilder builder(catalog, schema_ids);
+  auto producer = std::make_unique<nexus::KafkaProducer>(nexus::ProducerProperties(config), catalog);
+  nexus::IngestionServiceImpl service(builder, *producer,
+                                      {config.max_batch_events, config.queue_full_timeout_ms});
+
+  grpc::EnableDefaultHealthCheckService(true);
+#ifdef NEXUS_HAVE_REFLECTION
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+#endif
+  grpc::ServerBuilder server_builder;
+  int port = 0;
+  server_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  server_builder.SetMaxReceiveMessageSize(config.max_message_bytes);
+  server_builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = server_builder.BuildAndStart();
+  if (!server || port == 0) {
+    Log(LogLevel::kError, "listen_failed", {{"listen", config.listen}});
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(kServiceName, true);
+  health->SetServingStatus(true);
+  Log(LogLevel::kInfo, "serving",
+      {{"listen", config.listen}, {"port", port}, {"brokers", config.brokers},
+       {"schema_ids", config.schema_ids_path}, {"entities", catalog.entities().size()},
+#ifdef NEXUS_HAVE_REFLECTION
+       {"reflection", true},
+#else
+       {"reflection", false},
+#endif
+       {"pid", static_cast<int>(getpid())}});
+
+  int signal_number = 0;
+  bool unhealthy = false;
+  while (signal_number <= 0) {
+    const timespec interval{kStatsIntervalS, 0};
+    signal_number = sigtimedwait(&stop_signals, nullptr, &interval);
+    if (signal_number <= 0) Log(LogLevel::kInfo, "stats", Stats(service, *producer));
+    if (producer->fatal() && !unhealthy) {
+      unhealthy = true;
+      health->SetServingStatus(kServiceName, false);
+    }
+  }
+
+  Log(LogLevel::kInfo, "stopping", {{"signal", strsignal(signal_number)}, {"grace_s", config.shutdown_grace_s}});
+  health->Shutdown();  // NOT_SERVING for every service, so load balancers move away
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config.shutdown_grace_s));
+  server->Wait();
+  const int left = producer->Flush(kFlushTimeoutMs);
+  nlohmann::ordered_json stats = Stats(service, *producer);
+  stats["unflushed"] = left;
+  producer.reset();
+  Log(left == 0 ? LogLevel::kInfo : LogLevel::kError, "stopped", stats);
+  return left == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Block the stop signals in every thread (gRPC's and librdkafka's inherit the mask);
+  // Run() takes them with sigtimedwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  nexus::Config config;
+  try {
+    config = nexus::ParseConfig(std::vector<std::string>(argv + 1, argv + argc), [](const char* name) {
+      return static_cast<const char*>(std::getenv(name));
+    });
+  } catch (const nexus::ConfigError& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n";
+    return 2;
+  }
+  if (config.help) {
+    std::cout << nexus::Usage(argv[0]);
+    return 0;
+  }
+  if (config.version) {
+    std::cout << "olist_ingestion_enterprise " << kVersion << " (librdkafka " << rd_kafka_version_str()
+              << ", gRPC " << grpc::Version() << ")\n";
+    return 0;
+  }
+  nexus::SetLogLevel(nexus::ParseLogLevel(config.log_level));
+  Log(LogLevel::kInfo, "starting",
+      {{"version", kVersion}, {"librdkafka_version", rd_kafka_version_str()}, {"grpc_version", grpc::Version()},
+       {"protobuf_version", google::protobuf::internal::VersionString(GOOGLE_PROTOBUF_VERSION)}});
+  if (rd_kafka_version() < kMinRdkafkaVersion) {
+    Log(LogLevel::kWarn, "old_librdkafka",
+        {{"librdkafka_version", rd_kafka_version_str()},
+         {"detail", "librdkafka < 2.2 cannot talk to the local Tansu broker; see ingestion_cpp/README.md"}});
+  }
+  try {
+    return Run(config, stop_signals);
+  } catch (const std::exception& e) {
+    Log(LogLevel::kError, "startup_failed", {{"error", e.what()}});
+    return 1;
+  }
+}

@@ -1,0 +1,54 @@
+// The server's configuration: flags, then NEXUS_* environment variables (the same
+// names as the Python service's settings), then defaults. Read once, in main; nothing
+// else looks at the environment.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace nexus {
+
+// A bad flag or setting; the message names it and says what is expected.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
+
+struct Config {
+  std::string listen = "0.0.0.0:50051";
+  std::string brokers = "127.0.0.1:9092";
+  std::string schema_ids_path;
+  std::string client_id = "keystone-nexus-ingest";
+  std::string security_protocol = "PLAINTEXT";
+  std::string sasl_mechanism;
+  std::string sasl_username;
+  std::string sasl_password;
+  std::string ssl_ca_file;
+  std::string compression = "none";
+  KafkaProperties overrides;  // -X key=value, applied last
+  int max_batch_events = 10000;
+  int max_message_bytes = 64 * 1024 * 1024;
+  int queue_full_timeout_ms = 2000;
+  int shutdown_grace_s = 30;
+  std::string log_level = "info";
+  bool help = false;
+  bool version = false;
+};
+
+using Getenv = std::function<const char*(const char*)>;
+
+// Throws ConfigError.
+Config ParseConfig(const std::vector<std::string>& args, const Getenv& getenv);
+
+// The librdkafka producer properties: the contract (idempotence, acks=all, the Java
+// client's murmur2 partitioner) and the settings, then the -X overrides.
+KafkaProperties ProducerProperties(const Config& config);
+
+std::string Usage(const std::string& program);
+
+}  // namespace nexus

@@ -1,0 +1,69 @@
+#include "config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace nexus {
+namespace {
+
+Getenv Env(std::map<std::string, std::string> vars) {
+  auto owned = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [owned](const char* name) -> const char* {
+    auto it = owned->find(name);
+    return it == owned->end() ? nullptr : it->second.c_str();
+  };
+}
+
+std::string Prop(const KafkaProperties& props, const std::string& key) {
+  std::string value;
+  for (const auto& [k, v] : props) {
+    if (k == key) value = v;  // the last one wins, as in librdkafka
+  }
+  return value;
+}
+
+TEST(Config, FlagsWinOverEnvironment) {
+  const Config c = ParseConfig({"--listen", "127.0.0.1:6000", "--schema-ids=/tmp/ids.json"},
+                               Env({{"NEXUS_KAFKA__BOOTSTRAP_SERVERS", "b1:9092,b2:9092"},
+                                    {"NEXUS_INGEST__LISTEN", "0.0.0.0:1"}}));
+  EXPECT_EQ(c.listen, "127.0.0.1:6000");
+  EXPECT_EQ(c.brokers, "b1:9092,b2:9092");
+  EXPECT_EQ(c.schema_ids_path, "/tmp/ids.json");
+}
+
+TEST(Config, ProducerPropertiesKeepTheContractAndApplyOverridesLast) {
+  const Config c = ParseConfig({"--schema-ids", "f", "-X", "linger.ms=50", "-Xacks=1", "--compression", "lz4"},
+                               Env({}));
+  const KafkaProperties props = ProducerProperties(c);
+  EXPECT_EQ(Prop(props, "enable.idempotence"), "true");
+  EXPECT_EQ(Prop(props, "partitioner"), "murmur2_random");
+  EXPECT_EQ(Prop(props, "linger.ms"), "50");
+  EXPECT_EQ(Prop(props, "acks"), "1");
+  EXPECT_EQ(Prop(props, "compression.codec"), "lz4");
+  EXPECT_EQ(Prop(props, "bootstrap.servers"), "127.0.0.1:9092");
+}
+
+TEST(Config, ErrorsNameTheSetting) {
+  auto message = [](std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+    try {
+      ParseConfig(args, Env(env));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({}).find("--schema-ids FILE is required"), std::string::npos);
+  EXPECT_NE(message({"--schema-ids", "f", "--brokers", "nohost"}).find("--brokers: \"nohost\" is not HOST:PORT"),
+            std::string::npos);
+  EXPECT_NE(message({"--schema-ids", "f", "--bogus"}).find("unknown argument \"--bogus\""), std::string::npos);
+  EXPECT_NE(message({"--schema-ids", "f", "-X", "novalue"}).find("-X: expected key=value"), std::string::npos);
+  EXPECT_NE(message({"--schema-ids", "f"}, {{"NEXUS_INGEST__MAX_BATCH_EVENTS", "0"}}).find("NEXUS_INGEST__MAX_BATCH_EVENTS"),
+            std::string::npos);
+  EXPECT_NE(message({"--schema-ids", "f", "--compression", "brotli"}).find("expected one of"), std::string::npos);
+}
+
+TEST(Config, HelpNeedsNoSchemaIds) { EXPECT_TRUE(ParseConfig({"--help"}, Env({})).help); }
+
+}  // namespace
+}  // namespace nexus

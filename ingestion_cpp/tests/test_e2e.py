@@ -1,0 +1,360 @@
+"""End to end: the built C++ server against a real local broker (Tansu).
+
+Starts a broker (keystone_nexus.devstack), writes the schema ids with
+`nexus schemas sync --ids-out` (local registry, no AWS), runs
+ingestion_cpp/build/olist_ingestion_enterprise, sends events through the Python gRPC
+stubs (good ones and bad ones), and reads every topic back: each accepted event is
+there exactly once, with the Glue header of its entity's schema version, the key and
+headers of keystone_nexus.events; each rejected event was answered with its reason.
+
+Run:  make cpp && .venv/bin/pytest -q ingestion_cpp/tests/test_e2e.py
+Skipped when the server has not been built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+
+from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
+from keystone_nexus import contracts, devstack
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = ROOT / "ingestion_cpp" / "build" / "olist_ingestion_enterprise"
+PARTITIONS = 3
+MAX_BATCH_EVENTS = 1000
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def order_item(n: int, **overrides: Any) -> olist_pb2.Event:
+    fields: dict[str, Any] = {
+        "order_id": md5(f"order-{n}"),
+        "order_item_id": 1 + n % 3,
+        "product_id": md5(f"product-{n}"),
+        "seller_id": md5(f"seller-{n % 7}"),
+        "shipping_limit_date": "2017-09-19 09:45:35",
+        "price": 58.9 + n,
+        "freight_value": 13.29,
+    }
+    fields.update(overrides)
+    return olist_pb2.Event(
+        event_id=str(uuid.uuid4()),
+        source="e2e",
+        entity=olist_pb2.ENTITY_ORDER_ITEMS,
+        order_item=olist_pb2.OrderItem(**fields),
+    )
+
+
+def review(n: int) -> olist_pb2.Event:
+    return olist_pb2.Event(
+        event_id=str(uuid.uuid4()),
+        source="e2e",
+        entity=olist_pb2.ENTITY_REVIEWS,
+        review=olist_pb2.OrderReview(
+            review_id=md5(f"review-{n}"),
+            order_id=md5(f"order-{n}"),
+            review_score=5,
+            review_comment_message="Ótimo \"produto\"",
+            review_creation_date="2018-01-18 00:00:00",
+        ),
+    )
+
+
+def bad_events() -> list[tuple[olist_pb2.Event, str]]:
+    """(event, expected start of its reason)."""
+    no_id = order_item(900)
+    no_id.event_id = ""
+    mismatch = order_item(901)
+    mismatch.entity = olist_pb2.ENTITY_ORDERS
+    unspecified = order_item(902)
+    unspecified.entity = olist_pb2.ENTITY_UNSPECIFIED
+    empty = olist_pb2.Event(event_id=str(uuid.uuid4()), entity=olist_pb2.ENTITY_ORDERS)
+    return [
+        (no_id, "event_id: is required"),
+        (mismatch, "entity: ENTITY_ORDERS does not match"),
+        (unspecified, "entity: is required"),
+        (empty, "payload: no record set"),
+        (order_item(903, order_id="NOT-AN-MD5"), "order_id: must be an md5_id"),
+        (order_item(904, price=-1.0), "price: -1 is less than the minimum 0"),
+        (order_item(905, shipping_limit_date="2017-09-19"), "shipping_limit_date: must be a timestamp"),
+    ]
+
+
+# --------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    state_dir = tmp_path_factory.mktemp("cpp-broker")
+    proc = devstack.start_broker(state_dir, devstack.free_port())
+    bootstrap = f"127.0.0.1:{proc.port}"
+    try:
+        devstack.create_topics(bootstrap, contracts.topics(), PARTITIONS)
+        yield bootstrap
+    finally:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def schema_ids(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    tmp = tmp_path_factory.mktemp("cpp-registry")
+    path = tmp / "ids.json"
+    env = {**os.environ, "NEXUS_REGISTRY__LOCAL_PATH": str(tmp / "registry")}
+    env.pop("NEXUS_REGISTRY__KIND", None)
+    subprocess.run(
+        [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(path)],
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    return path, json.loads(path.read_text())
+
+
+class Server:
+    """The C++ server as a child process; its JSON log lines are collected."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.proc = subprocess.Popen(
+            [str(SERVER), *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self.logs: list[dict[str, Any]] = []
+        self._ready = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        if not self._ready.wait(30) or self.proc.poll() is not None:
+            self.proc.kill()
+            raise RuntimeError(f"server did not start: {self.logs}")
+        serving = next(line for line in self.logs if line.get("event") == "serving")
+        self.address = f"127.0.0.1:{serving['port']}"
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                line = {"event": "raw", "text": raw.decode(errors="replace")}
+            self.logs.append(line)
+            if line.get("event") in ("serving", "startup_failed"):
+                self._ready.set()
+        self._ready.set()
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [line for line in self.logs if line.get("event") == name]
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)
+
+
+@pytest.fixture(scope="module")
+def server(broker: str, schema_ids: tuple[Path, dict[str, str]]) -> Iterator[Server]:
+    if not SERVER.exists():
+        pytest.skip(f"{SERVER} is not built; run `make cpp`")
+    srv = Server(
+        [
+            "--listen",
+            "127.0.0.1:0",
+            "--brokers",
+            broker,
+            "--schema-ids",
+            str(schema_ids[0]),
+            "--max-batch-events",
+            str(MAX_BATCH_EVENTS),
+            "-X",
+            "linger.ms=2",
+        ]
+    )
+    yield srv
+    if srv.proc.poll() is None:
+        srv.stop()
+
+
+@pytest.fixture()
+def stub(server: Server) -> Iterator[ingestion_pb2_grpc.IngestionServiceStub]:
+    with grpc.insecure_channel(server.address) as channel:
+        yield ingestion_pb2_grpc.IngestionServiceStub(channel)
+
+
+def consume(bootstrap: str, topics: list[str], event_ids: set[str], timeout: float = 30.0) -> list[Any]:
+    """Every message of `topics` whose event_id header is in `event_ids` (read from the start)."""
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"e2e-{uuid.uuid4()}", "enable.auto.commit": False}
+    )
+    consumer.assign([TopicPartition(t, p, 0) for t in topics for p in range(PARTITIONS)])
+    found: list[Any] = []
+    seen_ids: set[str] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not event_ids <= seen_ids:
+            for msg in consumer.consume(1000, 0.5):
+                if msg.error():
+                    continue
+                headers = dict(msg.headers() or [])
+                eid = headers.get("event_id", b"").decode()
+                if eid in event_ids:
+                    found.append(msg)
+                    seen_ids.add(eid)
+        # A short extra read, so a duplicate behind the last wanted message shows up too.
+        for msg in consumer.consume(1000, 1.0):
+            if not msg.error() and dict(msg.headers() or []).get("event_id", b"").decode() in event_ids:
+                found.append(msg)
+    finally:
+        consumer.close()
+    return found
+
+
+def check_in_kafka(bootstrap: str, ids: dict[str, str], sent: dict[str, olist_pb2.Event], results: Any) -> None:
+    accepted = {r.event_id: r for r in results if r.accepted}
+    messages = consume(bootstrap, sorted({r.topic for r in accepted.values()}), set(accepted))
+    by_id: dict[str, list[Any]] = {}
+    for msg in messages:
+        by_id.setdefault(dict(msg.headers())["event_id"].decode(), []).append(msg)
+    assert set(by_id) == set(accepted), "every accepted event is in Kafka"
+    for event_id, msgs in by_id.items():
+        assert len(msgs) == 1, f"{event_id} appears {len(msgs)} times"
+        msg, result = msgs[0], accepted[event_id]
+        event = sent[event_id]
+        entity = contracts.entity_for_enum(event.entity)
+        assert (msg.topic(), msg.partition(), msg.offset()) == (result.topic, result.partition, result.offset)
+        assert msg.topic() == entity.topic
+        value = msg.value()
+        assert value[0] == 3 and value[1] == 0
+        assert uuid.UUID(bytes=value[2:18]) == uuid.UUID(ids[entity.topic])
+        record = json.loads(value[18:])
+        assert list(record) == list(entity.columns)
+        payload = getattr(event, entity.payload_field)
+        for column in entity.columns:
+            if payload.HasField(column) if entity.field(column).required is False and column in (
+                f.name for f in payload.DESCRIPTOR.fields if f.has_presence
+            ) else True:
+                assert record[column] == pytest.approx(getattr(payload, column))
+            else:
+                assert record[column] is None
+        assert msg.key() == "|".join(str(record[k]) for k in entity.key_fields).encode()
+        headers = dict(msg.headers())
+        assert headers["source"] == event.source.encode()
+        assert headers["entity"] == entity.name.encode()
+
+
+# ------------------------------------------------------------------------ tests
+
+
+def test_health_is_serving(server: Server) -> None:
+    with grpc.insecure_channel(server.address) as channel:
+        check = channel.unary_unary(
+            "/grpc.health.v1.Health/Check", request_serializer=None, response_deserializer=None
+        )
+        # HealthCheckRequest{service=""} is empty; HealthCheckResponse{status=SERVING(1)}.
+        assert check(b"", timeout=5) == b"\x08\x01"
+
+
+def test_publish_batch_answers_every_event(
+    stub: ingestion_pb2_grpc.IngestionServiceStub, broker: str, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    good = [order_item(i) for i in range(40)] + [review(i) for i in range(10)]
+    bad = bad_events()
+    events = good[:20] + [e for e, _ in bad] + good[20:]
+    response = stub.Publish(ingestion_pb2.PublishRequest(events=events), timeout=30)
+
+    assert len(response.results) == len(events)
+    assert [r.index for r in response.results] == list(range(len(events)))
+    assert (response.accepted, response.rejected) == (len(good), len(bad))
+    for (event, expected), result in zip(bad, response.results[20 : 20 + len(bad)], strict=True):
+        assert not result.accepted
+        assert result.reason.startswith(expected), result.reason
+        assert result.event_id == event.event_id
+    check_in_kafka(broker, schema_ids[1], {e.event_id: e for e in good}, response.results)
+
+
+def test_publish_stream_indexes_across_the_stream(
+    stub: ingestion_pb2_grpc.IngestionServiceStub, broker: str, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    batches = [[order_item(100 * b + i) for i in range(50)] for b in range(5)]
+    batches[2][7] = order_item(999, order_item_id=0)
+    response = stub.PublishStream(iter(ingestion_pb2.PublishRequest(events=b) for b in batches), timeout=60)
+    assert [r.index for r in response.results] == list(range(250))
+    assert (response.accepted, response.rejected) == (249, 1)
+    assert response.results[107].reason == "order_item_id: 0 is less than the minimum 1"
+    sent = {e.event_id: e for b in batches for e in b}
+    check_in_kafka(broker, schema_ids[1], sent, response.results)
+
+
+def test_oversize_batch_is_refused_and_the_server_keeps_serving(
+    stub: ingestion_pb2_grpc.IngestionServiceStub,
+) -> None:
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(MAX_BATCH_EVENTS + 1)]))
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "over the limit" in (err.value.details() or "")
+    assert stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(1)]), timeout=30).accepted == 1
+
+
+def test_malformed_protobuf_is_refused_and_the_server_keeps_serving(
+    server: Server, stub: ingestion_pb2_grpc.IngestionServiceStub
+) -> None:
+    with grpc.insecure_channel(server.address) as channel:
+        raw = channel.unary_unary(
+            "/keystone.olist.v1.IngestionService/Publish", request_serializer=None, response_deserializer=None
+        )
+        with pytest.raises(grpc.RpcError) as err:
+            raw(b"\x0a\xff\xff\xff\xff\x0f garbage", timeout=5)
+    assert err.value.code() != grpc.StatusCode.OK
+    assert stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(2)]), timeout=30).accepted == 1
+
+
+def test_client_that_disconnects_mid_stream(server: Server, stub: ingestion_pb2_grpc.IngestionServiceStub) -> None:
+    def requests() -> Iterator[ingestion_pb2.PublishRequest]:
+        yield ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(10)])
+        time.sleep(0.5)
+        future.cancel()
+        time.sleep(0.5)
+        yield ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(10)])
+
+    future = stub.PublishStream.future(requests(), timeout=30)
+    with pytest.raises(grpc.FutureCancelledError):
+        future.result()
+    deadline = time.monotonic() + 10
+    while not server.events("publish_stream_cancelled") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.events("publish_stream_cancelled")
+    assert stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(3)]), timeout=30).accepted == 1
+
+
+def test_logs_the_librdkafka_version_and_stops_cleanly(
+    broker: str, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    if not SERVER.exists():
+        pytest.skip(f"{SERVER} is not built; run `make cpp`")
+    srv = Server(["--listen", "127.0.0.1:0", "--brokers", broker, "--schema-ids", str(schema_ids[0])])
+    with grpc.insecure_channel(srv.address) as channel:
+        response = ingestion_pb2_grpc.IngestionServiceStub(channel).Publish(
+            ingestion_pb2.PublishRequest(events=[order_item(7)]), timeout=30
+        )
+    assert response.accepted == 1
+    assert srv.stop() == 0
+    time.sleep(0.2)
+    starting = srv.events("starting")[0]
+    major, minor = (int(x) for x in starting["librdkafka_version"].split(".")[:2])
+    assert (major, minor) >= (2, 2)
+    stopped = srv.events("stopped")[0]
+    assert stopped["unflushed"] == 0
+    assert stopped["events_accepted_total"] == 1

@@ -1,0 +1,95 @@
+"""The health and metrics endpoint: one port, loopback by default, read-only.
+
+/healthz   liveness: the event loop answers and the consume loop ran recently
+/readyz    readiness: broker reachable, partitions assigned, no partition failing
+           its writes; 503 with the reasons otherwise
+/metrics   Prometheus exposition
+/status    JSON: assignment, per-partition committed / high-water / lag, last
+           flush, totals, version
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+
+import orjson
+from aiohttp import web
+
+from keystone_nexus import __version__
+from keystone_nexus.sink.daemon import BronzeSink
+
+LIVENESS_BOUND_S = 30.0
+
+
+async def broker_reachable(bootstrap_servers: Sequence[str], timeout_s: float = 1.0) -> bool:
+    for server in bootstrap_servers:
+        host, _, port = server.strip().rpartition(":")
+        try:
+            _reader, writer = await asyncio.wait_for(asyncio.open_connection(host, int(port)), timeout_s)
+        except (OSError, TimeoutError):
+            continue
+        writer.close()
+        return True
+    return False
+
+
+def _json(doc: object, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(doc), status=status, content_type="application/json")
+
+
+class HealthServer:
+    def __init__(self, sink: BronzeSink, bootstrap_servers: str, host: str, port: int) -> None:
+        self.sink = sink
+        self.bootstrap = bootstrap_servers.split(",")
+        self.host, self.port = host, port
+        self.started = time.time()
+        self._runner: web.AppRunner | None = None
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
+        app.router.add_get("/status", self.status)
+        self.app = app
+
+    async def start(self) -> int:
+        """Start serving; returns the bound port (useful when asked for port 0)."""
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.port
+        return self.port
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        age = time.monotonic() - self.sink.last_loop
+        doc = {"status": "ok" if age < LIVENESS_BOUND_S else "stalled", "consume_loop_age_s": round(age, 3)}
+        return _json(doc, 200 if age < LIVENESS_BOUND_S else 503)
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        reasons = []
+        if not await broker_reachable(self.bootstrap):
+            reasons.append("broker unreachable: " + ",".join(self.bootstrap))
+        if not self.sink.parts:
+            reasons.append("no partitions assigned yet")
+        failing = [f"{tp.topic}[{tp.partition}]" for tp, s in self.sink.parts.items() if s.failures]
+        if failing:
+            reasons.append("writes failing (lake or registry) for " + ", ".join(sorted(failing)))
+        if reasons:
+            return _json({"ready": False, "reasons": reasons}, 503)
+        return _json({"ready": True})
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        self.sink.status()  # refreshes the lag gauges
+        return web.Response(body=self.sink.metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+    async def status(self, _request: web.Request) -> web.Response:
+        doc = {"version": __version__, "started": self.started, **self.sink.status()}
+        return _json(doc)

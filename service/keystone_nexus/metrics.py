@@ -1,0 +1,148 @@
+"""Every metric the service emits, named once, units in the names, low-cardinality labels.
+
+Prometheus names follow `nexus_<subsystem>_<name>_<unit>[_total]`. Lag is computed
+from the high-water mark carried by fetch responses and the lake checkpoint (what is
+durable), never from ListOffsets, which the local broker answers wrongly. Per topic
+the sums and maxima are named the way MSK names them (SumOffsetLag, MaxOffsetLag,
+EstimatedMaxTimeLag), so CloudWatch dashboards read the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Log and status field names, shared by the JSON logs and /status.
+FIELD_TOPIC = "topic"
+FIELD_PARTITION = "partition"
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    topic: str
+    partition: int
+    committed: int  # the lake checkpoint's next offset
+    high_water: int | None  # from the last fetch response
+    oldest_unflushed_ms: int | None  # Kafka timestamp of the oldest record not yet in the lake
+
+    @property
+    def offset_lag(self) -> int:
+        return 0 if self.high_water is None else max(0, self.high_water - self.committed)
+
+    def time_lag_s(self, now_ms: int) -> float:
+        return (
+            0.0 if self.oldest_unflushed_ms is None else max(0.0, (now_ms - self.oldest_unflushed_ms) / 1000)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicLag:
+    sum_offset_lag: int
+    max_offset_lag: int
+    estimated_max_time_lag_s: float
+
+
+def topic_lags(partitions: Iterable[PartitionLag], now_ms: int) -> dict[str, TopicLag]:
+    """Per topic: SumOffsetLag, MaxOffsetLag and EstimatedMaxTimeLag, as MSK reports them."""
+    grouped: dict[str, list[PartitionLag]] = {}
+    for lag in partitions:
+        grouped.setdefault(lag.topic, []).append(lag)
+    return {
+        topic: TopicLag(
+            sum_offset_lag=sum(p.offset_lag for p in lags),
+            max_offset_lag=max(p.offset_lag for p in lags),
+            estimated_max_time_lag_s=max(p.time_lag_s(now_ms) for p in lags),
+        )
+        for topic, lags in grouped.items()
+    }
+
+
+class SinkMetrics:
+    """The bronze sink's Prometheus metrics, in a registry of their own."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.records_consumed = Counter(
+            "nexus_sink_records_consumed", "Records fetched from Kafka", ["topic"], registry=r
+        )
+        self.records_written = Counter(
+            "nexus_sink_records_written", "Valid records written to bronze", ["topic"], registry=r
+        )
+        self.records_dead_lettered = Counter(
+            "nexus_sink_records_dead_lettered",
+            "Records written to the dead-letter store",
+            ["topic"],
+            registry=r,
+        )
+        self.bytes_written = Counter(
+            "nexus_sink_written_bytes", "Parquet bytes written to the lake", ["topic"], registry=r
+        )
+        self.files_written = Counter(
+            "nexus_sink_files_written", "Objects written to the lake", ["topic"], registry=r
+        )
+        self.batch_failures = Counter(
+            "nexus_sink_batch_failures",
+            "Batches that failed and were retried from the checkpoint",
+            ["topic"],
+            registry=r,
+        )
+        self.rebalances = Counter("nexus_sink_rebalances", "Partition assignments received", registry=r)
+        self.flush_seconds = Histogram(
+            "nexus_sink_batch_flush_seconds",
+            "Time from cut to durable checkpoint",
+            ["topic"],
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+            registry=r,
+        )
+        self.partition_offset_lag = Gauge(
+            "nexus_sink_partition_offset_lag_records",
+            "High-water mark minus the lake checkpoint, per partition",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.sum_offset_lag = Gauge(
+            "nexus_sink_sum_offset_lag_records",
+            "SumOffsetLag: offset lag summed over a topic",
+            ["topic"],
+            registry=r,
+        )
+        self.max_offset_lag = Gauge(
+            "nexus_sink_max_offset_lag_records",
+            "MaxOffsetLag: the largest partition lag of a topic",
+            ["topic"],
+            registry=r,
+        )
+        self.max_time_lag = Gauge(
+            "nexus_sink_estimated_max_time_lag_seconds",
+            "EstimatedMaxTimeLag: age of the oldest record not yet in the lake",
+            ["topic"],
+            registry=r,
+        )
+        self.schema_cache_hits = Gauge(
+            "nexus_registry_cache_hits", "Schema cache hits since start", registry=r
+        )
+        self.schema_cache_misses = Gauge(
+            "nexus_registry_cache_misses", "Schema cache misses since start", registry=r
+        )
+        self.assigned_partitions = Gauge(
+            "nexus_sink_assigned_partitions", "Partitions this instance owns", registry=r
+        )
+
+    def set_lag(self, partitions: Iterable[PartitionLag], now_ms: int) -> Mapping[str, TopicLag]:
+        partitions = list(partitions)
+        self.partition_offset_lag.clear()
+        for lag in partitions:
+            self.partition_offset_lag.labels(lag.topic, str(lag.partition)).set(lag.offset_lag)
+        by_topic = topic_lags(partitions, now_ms)
+        for topic, summary in by_topic.items():
+            self.sum_offset_lag.labels(topic).set(summary.sum_offset_lag)
+            self.max_offset_lag.labels(topic).set(summary.max_offset_lag)
+            self.max_time_lag.labels(topic).set(summary.estimated_max_time_lag_s)
+        self.assigned_partitions.set(len(partitions))
+        return by_topic
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
