@@ -35,6 +35,9 @@ fi
 if ! command -v make >/dev/null 2>&1 || ! command -v gcc >/dev/null 2>&1; then
   apt_install build-essential
 fi
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+  apt_install systemd  # the unit-file tests run systemd-analyze
+fi
 
 STAMP=.venv/.installed
 if [[ ! -x .venv/bin/python || ! -f $STAMP || pyproject.toml -nt $STAMP ]]; then
