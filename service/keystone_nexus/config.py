@@ -110,6 +110,13 @@ class CatalogSettings(_Section):
     table_prefix: str = "bronze_"
 
 
+class MetricsSettings(_Section):
+    cloudwatch: bool = Field(False, description="Publish metrics to CloudWatch (PutMetricData)")
+    cloudwatch_namespace: str = "KeystoneNexus"
+    cloudwatch_interval_s: float = Field(60.0, ge=1)
+    cloudwatch_per_partition: bool = Field(False, description="Also per-partition lag (one metric each)")
+
+
 class HealthSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8787, ge=0, le=65535)
@@ -155,6 +162,7 @@ class Settings(BaseSettings):
     health: HealthSettings = Field(default_factory=HealthSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -6,6 +6,7 @@ No other module reads settings to decide which implementation to use.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 
 from keystone_nexus.aws import AwsOptions
+from keystone_nexus.cloudwatch import CloudWatchPublisher
 from keystone_nexus.config import AwsSettings, KafkaSettings, Settings
 from keystone_nexus.health import HealthServer
 from keystone_nexus.lake.open import open_store
@@ -129,6 +131,25 @@ def kafka_security(kafka: KafkaSettings) -> dict[str, Any]:
     return options
 
 
+async def start_cloudwatch(
+    settings: Settings, sink: BronzeSink, stop: asyncio.Event
+) -> tuple[CloudWatchPublisher | None, asyncio.Task[None] | None]:
+    """The CloudWatch publisher as a background task, when metrics.cloudwatch is on."""
+    metrics = settings.metrics
+    if not metrics.cloudwatch:
+        return None, None
+    publisher = await CloudWatchPublisher.open(
+        aws_options(settings.aws),
+        sink.status,
+        group=settings.kafka.group_id,
+        namespace=metrics.cloudwatch_namespace,
+        per_partition=metrics.cloudwatch_per_partition,
+        attempts=settings.aws.max_attempts,
+    )
+    task = asyncio.get_running_loop().create_task(publisher.run(metrics.cloudwatch_interval_s, stop))
+    return publisher, task
+
+
 async def run_sink(
     settings: Settings, stop: asyncio.Event, *, until_idle_s: float | None = None
 ) -> SinkTotals:
@@ -186,10 +207,16 @@ async def run_sink(
             },
         )
         notifier.send("READY=1")
+        publisher, publishing = await start_cloudwatch(settings, sink, stop)
         try:
             await sink.run(stop, until_idle_s=until_idle_s)
         finally:
             notifier.send("STOPPING=1")
+            if publisher is not None and publishing is not None:
+                stop.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(publishing, settings.sink.drain_timeout_s)
+                await publisher.close()
             # Every step of the way out is bounded: leaving the group must not hang the exit.
             bound = settings.sink.drain_timeout_s
             closers = [health.stop(), consumer.stop()]

@@ -1,0 +1,137 @@
+"""Throughput of the C++ server: order-item events streamed in batches of 500 into a
+local broker, timed from the first request to the server's answer (which comes after
+every event's delivery report, i.e. end to end into Kafka). Prints figures; asserts
+nothing about time.
+
+    .venv/bin/python ingestion_cpp/tests/bench_stream.py [--events 1000000] [--streams 1]
+
+The requests are serialized once up front and sent as raw bytes, so the Python client
+costs little next to the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_e2e import SERVER, order_item  # noqa: E402
+
+from keystone.olist.v1 import ingestion_pb2  # noqa: E402
+from keystone_nexus import contracts, devstack  # noqa: E402
+
+BATCH = 500
+
+
+def proc_cpu_rss(pid: int) -> tuple[float, int]:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+    return cpu, int(hwm.split()[1]) * 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--streams", type=int, default=1, help="concurrent PublishStream calls")
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("-X", action="append", default=[], help="librdkafka property for the server")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="cpp-bench-"))
+    broker = devstack.start_broker(tmp, devstack.free_port())
+    server = None
+    try:
+        bootstrap = f"127.0.0.1:{broker.port}"
+        devstack.create_topics(bootstrap, contracts.topics(), args.partitions)
+        ids = tmp / "ids.json"
+        env = {**os.environ, "NEXUS_REGISTRY__LOCAL_PATH": str(tmp / "registry")}
+        subprocess.run(
+            [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(ids)],
+            check=True, env=env, capture_output=True,
+        )
+        x_args = [a for kv in args.X for a in ("-X", kv)]
+        server = subprocess.Popen(
+            [str(SERVER), "--listen", "127.0.0.1:0", "--brokers", bootstrap, "--schema-ids", str(ids), *x_args],
+            stderr=subprocess.PIPE,
+        )
+        assert server.stderr is not None
+        port = None
+        for raw in server.stderr:
+            line = json.loads(raw)
+            if line["event"] == "serving":
+                port = line["port"]
+                break
+        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()  # type: ignore[union-attr]
+
+        distinct = [
+            ingestion_pb2.PublishRequest(events=[order_item(b * BATCH + i) for i in range(BATCH)]).SerializeToString()
+            for b in range(40)
+        ]
+        per_stream = args.events // args.streams // BATCH
+        event_bytes = sum(len(b) for b in distinct) / (len(distinct) * BATCH)
+
+        def stream(offset: int) -> tuple[int, int]:
+            # One answer for the whole stream: ~74 bytes of results per event.
+            options = [("grpc.max_receive_message_length", -1)]
+            with grpc.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
+                call = channel.stream_unary(
+                    "/keystone.olist.v1.IngestionService/PublishStream",
+                    request_serializer=None,
+                    response_deserializer=ingestion_pb2.PublishResponse.FromString,
+                )
+                response = call(iter(distinct[(offset + i) % len(distinct)] for i in range(per_stream)), timeout=600)
+            return response.accepted, response.rejected
+
+        cpu0, _ = proc_cpu_rss(server.pid)
+        broker_cpu0, _ = proc_cpu_rss(broker.pid)
+        client_cpu0 = time.process_time()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(args.streams) as pool:
+            results = list(pool.map(stream, range(args.streams)))
+        elapsed = time.perf_counter() - started
+        cpu1, rss = proc_cpu_rss(server.pid)
+        broker_cpu1, _ = proc_cpu_rss(broker.pid)
+        client_cpu = time.process_time() - client_cpu0
+        accepted = sum(a for a, _ in results)
+        rejected = sum(r for _, r in results)
+        print(
+            json.dumps(
+                {
+                    "events": accepted + rejected,
+                    "accepted": accepted,
+                    "rejected": rejected,
+                    "streams": args.streams,
+                    "batch": BATCH,
+                    "partitions": args.partitions,
+                    "proto_bytes_per_event": round(event_bytes),
+                    "seconds": round(elapsed, 2),
+                    "events_per_s": round(accepted / elapsed),
+                    "server_cpu_s": round(cpu1 - cpu0, 2),
+                    "server_peak_rss_mb": round(rss / 1e6),
+                    "broker_cpu_s": round(broker_cpu1 - broker_cpu0, 2),
+                    "client_cpu_s": round(client_cpu, 2),
+                }
+            )
+        )
+        return 0
+    finally:
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(60)
+        broker.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""CloudWatch datums put to moto's server over HTTP and read back."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from keystone_nexus.aws import AwsOptions
+from keystone_nexus.cloudwatch import CloudWatchPublisher
+
+pytestmark = pytest.mark.integration
+
+
+def _status(partitions: int) -> dict[str, object]:
+    return {
+        "topics": {
+            "olist.orders.v1": {"sum_offset_lag": 42, "max_offset_lag": 7, "estimated_max_time_lag_s": 1.5}
+        },
+        "partitions": [
+            {"topic": "olist.orders.v1", "partition": p, "offset_lag": p % 7} for p in range(partitions)
+        ],
+        "totals": {"records_valid": 1000, "records_dead": 2, "bytes_written": 1, "files": 1, "failures": 0},
+    }
+
+
+async def test_datums_reach_cloudwatch_in_calls_of_at_most_1000(
+    stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in stack.env().items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    namespace = f"Test{uuid.uuid4().hex[:8]}"
+    options = AwsOptions(region=stack.region, endpoint_url=stack.aws_endpoint_url)
+    publisher = await CloudWatchPublisher.open(
+        options, lambda: _status(1200), group="g1", namespace=namespace, per_partition=True
+    )
+    try:
+        await publisher.publish_once()
+    finally:
+        await publisher.close()
+    assert publisher.published == 3 + 1200 + 5 and publisher.dropped == 0
+    cw = boto3.client("cloudwatch", endpoint_url=stack.aws_endpoint_url, region_name=stack.region)
+    names = {
+        m["MetricName"]
+        for page in cw.get_paginator("list_metrics").paginate(Namespace=namespace)
+        for m in page["Metrics"]
+    }
+    assert {"SumOffsetLag", "MaxOffsetLag", "EstimatedMaxTimeLag", "OffsetLag", "RecordsWritten"} <= names
+    stats = cw.get_metric_statistics(
+        Namespace=namespace,
+        MetricName="SumOffsetLag",
+        Dimensions=[{"Name": "ConsumerGroup", "Value": "g1"}, {"Name": "Topic", "Value": "olist.orders.v1"}],
+        StartTime=datetime.now(tz=UTC) - timedelta(minutes=5),
+        EndTime=datetime.now(tz=UTC) + timedelta(minutes=5),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    assert [p["Maximum"] for p in stats["Datapoints"]] == [42.0]
+
+
+async def test_an_unreachable_cloudwatch_drops_and_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    options = AwsOptions(endpoint_url="http://127.0.0.1:9", connect_timeout_s=0.3, read_timeout_s=0.3)
+    publisher = await CloudWatchPublisher.open(options, lambda: _status(2), group="g", attempts=2)
+    try:
+        await publisher.publish_once()
+    finally:
+        await publisher.close()
+    assert publisher.published == 0 and publisher.dropped == 3 + 5
