@@ -157,9 +157,18 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
                                                  grpc::ServerReader<v1::PublishRequest>* reader,
                                                  v1::PublishResponse* response) {
   counters_.calls.fetch_add(1, std::memory_order_relaxed);
+  using Clock = std::chrono::steady_clock;
+  const auto started = Clock::now();
+  Clock::duration reading{};
   PublishCall call(*this, response);
   v1::PublishRequest request;
-  while (reader->Read(&request)) {
+  uint64_t messages = 0;
+  for (;;) {
+    const auto before_read = Clock::now();
+    const bool more = reader->Read(&request);
+    reading += Clock::now() - before_read;
+    if (!more) break;
+    ++messages;
     if (request.events_size() > limits_.max_batch_events) {
       call.RejectAll(request, "stream message of " + std::to_string(request.events_size()) +
                                   " events is over the limit of " + std::to_string(limits_.max_batch_events) +
@@ -168,7 +177,13 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
     }
     for (const v1::Event& event : request.events()) call.Add(event);
   }
+  const auto produced = Clock::now();
   grpc::Status status = call.Finish("PublishStream");
+  const auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
+  Log(LogLevel::kDebug, "publish_stream",
+      {{"messages", messages}, {"events", response->results_size()}, {"accepted", response->accepted()},
+       {"read_wait_ms", ms(reading)}, {"produce_ms", ms(produced - started - reading)},
+       {"delivery_wait_ms", ms(Clock::now() - produced)}});
   if (context->IsCancelled()) {
     Log(LogLevel::kWarn, "publish_stream_cancelled",
         {{"events", response->results_size()}, {"accepted", response->accepted()}});

@@ -11,29 +11,32 @@ DeliverySlot* DeliveryTracker::Add(uint32_t index) {
   slot.tracker = this;
   slot.index = index;
   slot.queued = true;
-  std::lock_guard<std::mutex> lock(mutex_);
-  ++outstanding_;
+  outstanding_.fetch_add(1, std::memory_order_relaxed);
   return &slot;
 }
 
 void DeliveryTracker::Cancel(DeliverySlot* slot) {
   slot->queued = false;
-  std::lock_guard<std::mutex> lock(mutex_);
-  --outstanding_;
+  outstanding_.fetch_sub(1, std::memory_order_relaxed);  // the call's own hold keeps it above zero
 }
 
 void DeliveryTracker::Complete(DeliverySlot* slot, rd_kafka_resp_err_t err, int32_t partition, int64_t offset) {
   slot->err = err;
   slot->partition = partition;
   slot->offset = offset;
-  // Decrement and notify under the lock: once Wait() sees zero the tracker may be gone.
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (--outstanding_ == 0) done_.notify_all();
+  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // The last report after Wait() began: wake it under the lock, so the tracker
+    // cannot be destroyed before this thread is done with it.
+    std::lock_guard<std::mutex> lock(mutex_);
+    done_ = true;
+    done_cv_.notify_all();
+  }
 }
 
 void DeliveryTracker::Wait() {
+  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) return;  // nothing in flight
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [this] { return outstanding_ == 0; });
+  done_cv_.wait(lock, [this] { return done_; });
 }
 
 KafkaProducer::KafkaProducer(const KafkaProperties& properties, const Catalog& catalog) {

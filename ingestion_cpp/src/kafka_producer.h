@@ -49,15 +49,18 @@ class DeliveryTracker {
   void Cancel(DeliverySlot* slot);
   // The delivery report arrived (called on the producer's poll thread).
   void Complete(DeliverySlot* slot, rd_kafka_resp_err_t err, int32_t partition, int64_t offset);
-  // Blocks until every queued slot has its delivery report.
+  // Blocks until every queued slot has its delivery report. Call once, after the last Add.
   void Wait();
 
   const std::deque<DeliverySlot>& slots() const { return slots_; }
 
  private:
+  // Queued messages without a report, plus one held by the call until Wait(): so the
+  // count reaches zero exactly once, after the call has stopped adding.
+  std::atomic<int64_t> outstanding_{1};
   std::mutex mutex_;
-  std::condition_variable done_;
-  int64_t outstanding_ = 0;
+  std::condition_variable done_cv_;
+  bool done_ = false;
   std::deque<DeliverySlot> slots_;  // a deque: slots keep their address as it grows
 };
 

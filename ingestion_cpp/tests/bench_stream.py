@@ -63,7 +63,7 @@ def main() -> int:
         )
         x_args = [a for kv in args.X for a in ("-X", kv)]
         server = subprocess.Popen(
-            [str(SERVER), "--listen", "127.0.0.1:0", "--brokers", bootstrap, "--schema-ids", str(ids), *x_args],
+            [str(SERVER), "--listen", "127.0.0.1:0", "--brokers", bootstrap, "--schema-ids", str(ids), "--log-level", "debug", *x_args],
             stderr=subprocess.PIPE,
         )
         assert server.stderr is not None
@@ -73,7 +73,12 @@ def main() -> int:
             if line["event"] == "serving":
                 port = line["port"]
                 break
-        threading.Thread(target=lambda: [None for _ in server.stderr], daemon=True).start()  # type: ignore[union-attr]
+        def echo_stream_logs() -> None:
+            for raw in server.stderr:  # type: ignore[union-attr]
+                if b'"publish_stream"' in raw:
+                    print(raw.decode().strip(), file=sys.stderr)
+
+        threading.Thread(target=echo_stream_logs, daemon=True).start()
 
         distinct = [
             ingestion_pb2.PublishRequest(events=[order_item(b * BATCH + i) for i in range(BATCH)]).SerializeToString()

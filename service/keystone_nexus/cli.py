@@ -190,6 +190,37 @@ def cmd_lake_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cloudwatch(args: argparse.Namespace) -> int:
+    from keystone_nexus import dashboards
+    from keystone_nexus.aws import client
+    from keystone_nexus.wiring import aws_options
+
+    settings = _settings(args)
+    group, topics = settings.kafka.group_id, list(settings.kafka.topics)
+    name = args.name or f"keystone-nexus-{group}"
+    if args.what == "dashboard":
+        body: object = dashboards.dashboard_body(group, topics, settings.aws.region)
+    else:
+        body = dashboards.alarms(
+            group, topics, lag_threshold=args.lag_threshold, lag_periods=args.lag_periods, actions=args.action
+        )
+    print(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+    if not args.apply:
+        return 0
+
+    async def apply() -> None:
+        async with client(aws_options(settings.aws), "cloudwatch") as cw:
+            if args.what == "dashboard":
+                await cw.put_dashboard(DashboardName=name, DashboardBody=orjson.dumps(body).decode())
+            else:
+                for alarm in body:  # type: ignore[attr-defined]
+                    await cw.put_metric_alarm(**alarm)
+
+    asyncio.run(apply())
+    print(f"applied to CloudWatch ({settings.aws.region})", file=sys.stderr)
+    return 0
+
+
 def cmd_dev_up(args: argparse.Namespace) -> int:
     from keystone_nexus import devstack
 
@@ -257,6 +288,17 @@ def build_parser() -> argparse.ArgumentParser:
     summary = lake.add_parser("summary", help="bronze rows per entity, dead letters by reason")
     summary.add_argument("--reasons", type=int, default=10, help="how many dead-letter reasons to list")
     summary.set_defaults(func=cmd_lake_summary)
+
+    cloudwatch = commands.add_parser("cloudwatch", help="CloudWatch dashboard and alarms as code")
+    cw = cloudwatch.add_subparsers(dest="what", required=True)
+    for what in ("dashboard", "alarms"):
+        sub = cw.add_parser(what, help=f"print (and with --apply, put) the {what}")
+        sub.add_argument("--apply", action="store_true")
+        sub.add_argument("--name", help="dashboard name (default keystone-nexus-<group>)")
+        sub.add_argument("--lag-threshold", type=int, default=100_000)
+        sub.add_argument("--lag-periods", type=int, default=5)
+        sub.add_argument("--action", action="append", default=[], help="alarm action ARN (repeatable)")
+        sub.set_defaults(func=cmd_cloudwatch)
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics", required=True)
     counts = topics.add_parser("counts", help="records per configured topic")

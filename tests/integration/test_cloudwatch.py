@@ -69,3 +69,46 @@ async def test_an_unreachable_cloudwatch_drops_and_counts(monkeypatch: pytest.Mo
     finally:
         await publisher.close()
     assert publisher.published == 0 and publisher.dropped == 3 + 5
+
+
+def test_dashboard_and_alarms_are_put_and_read_back(stack, tmp_path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, **stack.env(), "NEXUS_KAFKA__GROUP_ID": f"g-{uuid.uuid4().hex[:6]}"}
+    env = {
+        k: v
+        for k, v in env.items()
+        if not k.startswith("NEXUS_") or k in stack.env() or k == "NEXUS_KAFKA__GROUP_ID"
+    }
+    group = env["NEXUS_KAFKA__GROUP_ID"]
+    nexus = [sys.executable, "-m", "keystone_nexus", "cloudwatch"]
+    shown = subprocess.run(
+        [*nexus, "dashboard", "--apply"], env=env, capture_output=True, text=True, check=True
+    )
+    printed = json.loads(shown.stdout)
+    subprocess.run(
+        [*nexus, "alarms", "--apply", "--lag-threshold", "500"], env=env, capture_output=True, check=True
+    )
+
+    cw = boto3.client(
+        "cloudwatch",
+        endpoint_url=stack.aws_endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    stored = json.loads(cw.get_dashboard(DashboardName=f"keystone-nexus-{group}")["DashboardBody"])
+    assert stored == printed
+    lag_widget = stored["widgets"][0]["properties"]["metrics"]
+    assert len(lag_widget) == len(stack.topics)
+    alarms = {
+        a["AlarmName"]: a
+        for a in cw.describe_alarms(AlarmNamePrefix=f"keystone-nexus-{group}")["MetricAlarms"]
+    }
+    assert len(alarms) == len(stack.topics) + 2
+    lag = alarms[f"keystone-nexus-{group}-olist.orders.v1-lag"]
+    assert (lag["MetricName"], lag["Threshold"], lag["EvaluationPeriods"]) == ("SumOffsetLag", 500.0, 5)
+    assert alarms[f"keystone-nexus-{group}-no-data-written"]["ComparisonOperator"] == "LessThanThreshold"
