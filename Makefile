@@ -18,6 +18,7 @@ demo: venv
 
 ## Everything the tests need is installed by `venv`; the tests start their own broker and moto.
 test: venv lint
+	mkdir -p .state
 	$(BIN)/pytest -q -p no:cacheprovider --basetemp=.state/pytest
 
 unit: venv
