@@ -46,3 +46,12 @@ bench: venv
 
 clean:
 	rm -rf .state build .mypy_cache .ruff_cache .pytest_cache
+
+## The C++ ingestion server (ingestion_cpp/build/olist_ingestion_enterprise); installs its Debian packages as root.
+.PHONY: cpp cpp-test
+cpp:
+	@scripts/build_cpp.sh
+
+## Build it and run its unit tests (ctest).
+cpp-test:
+	@scripts/build_cpp.sh --test

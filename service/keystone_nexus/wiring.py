@@ -28,6 +28,7 @@ from keystone_nexus.registry import sync_schemas
 from keystone_nexus.registry.cache import CachedRegistry
 from keystone_nexus.registry.glue import GlueRegistry
 from keystone_nexus.registry.local import LocalRegistry
+from keystone_nexus.secrets import resolve_secrets
 from keystone_nexus.sink.batcher import CutRules
 from keystone_nexus.sink.catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import CommitOptions, CrashInjector
@@ -154,6 +155,7 @@ async def run_sink(
     settings: Settings, stop: asyncio.Event, *, until_idle_s: float | None = None
 ) -> SinkTotals:
     """Wire the bronze sink from settings and run it until `stop` is set."""
+    settings = await resolve_secrets(settings, aws_options(settings.aws))
     registry = await open_registry(settings)
     if settings.registry.sync_on_start:
         await sync_schemas(registry)

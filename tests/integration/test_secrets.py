@@ -1,0 +1,91 @@
+"""Settings resolved from moto's Secrets Manager; the values never reach the logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+from pydantic import SecretStr
+
+from keystone_nexus.aws import AwsOptions
+from keystone_nexus.config import load_settings
+from keystone_nexus.errors import ConfigError
+from keystone_nexus.secrets import resolve_secrets
+from tests.integration.sinkkit import Broker, sink_env
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = f"pw-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def secret(stack, monkeypatch: pytest.MonkeyPatch) -> str:
+    for key, value in stack.env().items():
+        if key.startswith("AWS_"):
+            monkeypatch.setenv(key, value)
+    name = f"msk/{uuid.uuid4().hex[:8]}"
+    sm = boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.aws_endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sm.create_secret(Name=name, SecretString=f'{{"username": "nexus", "password": "{PASSWORD}"}}')
+    return name
+
+
+async def test_references_resolve_typed(stack, secret: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in [k for k in os.environ if k.startswith("NEXUS_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_USERNAME", f"aws-secretsmanager:{secret}#username")
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_PASSWORD", f"aws-secretsmanager:{secret}#password")
+    settings = load_settings(env_file=None)
+    options = AwsOptions(region=stack.region, endpoint_url=stack.aws_endpoint_url)
+    resolved = await resolve_secrets(settings, options)
+    assert resolved.kafka.sasl_username == "nexus"
+    assert isinstance(resolved.kafka.sasl_password, SecretStr)
+    assert resolved.kafka.sasl_password.get_secret_value() == PASSWORD
+    assert PASSWORD not in repr(resolved) and PASSWORD not in str(resolved.model_dump())
+
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_PASSWORD", "aws-secretsmanager:does/not/exist")
+    with pytest.raises(ConfigError, match=r"kafka\.sasl_password: secret 'does/not/exist'") as info:
+        await resolve_secrets(load_settings(env_file=None), options)
+    assert PASSWORD not in str(info.value)
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_PASSWORD", f"aws-secretsmanager:{secret}#nokey")
+    with pytest.raises(ConfigError, match="no JSON key 'nokey'"):
+        await resolve_secrets(load_settings(env_file=None), options)
+
+
+def test_the_daemon_never_logs_a_secret(stack, secret: str, tmp_path: Path) -> None:
+    broker = Broker(tmp_path)
+    try:
+        env = sink_env(
+            broker.bootstrap,
+            f"file://{tmp_path / 'lake'}",
+            tmp_path / "registry",
+            "g-secret",
+            NEXUS_KAFKA__SASL_PASSWORD=f"aws-secretsmanager:{secret}#password",
+            NEXUS_AWS__ENDPOINT_URL=stack.aws_endpoint_url,
+            NEXUS_AWS__REGION=stack.region,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+        )
+        done = subprocess.run(
+            [sys.executable, "-m", "keystone_nexus", "run", "--log-level", "DEBUG", "--until-idle", "2"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        broker.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "bronze sink started" in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
