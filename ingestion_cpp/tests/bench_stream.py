@@ -26,10 +26,10 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_e2e import SERVER, order_item  # noqa: E402
+from test_e2e import SERVER, order_item
 
-from keystone.olist.v1 import ingestion_pb2  # noqa: E402
-from keystone_nexus import contracts, devstack  # noqa: E402
+from keystone.olist.v1 import ingestion_pb2
+from keystone_nexus import contracts, devstack
 
 BATCH = 500
 
@@ -37,7 +37,9 @@ BATCH = 500
 def proc_cpu_rss(pid: int) -> tuple[float, int]:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    hwm = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM"))
+    hwm = next(
+        line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")
+    )
     return cpu, int(hwm.split()[1]) * 1024
 
 
@@ -59,11 +61,24 @@ def main() -> int:
         env = {**os.environ, "NEXUS_REGISTRY__LOCAL_PATH": str(tmp / "registry")}
         subprocess.run(
             [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(ids)],
-            check=True, env=env, capture_output=True,
+            check=True,
+            env=env,
+            capture_output=True,
         )
         x_args = [a for kv in args.X for a in ("-X", kv)]
         server = subprocess.Popen(
-            [str(SERVER), "--listen", "127.0.0.1:0", "--brokers", bootstrap, "--schema-ids", str(ids), "--log-level", "debug", *x_args],
+            [
+                str(SERVER),
+                "--listen",
+                "127.0.0.1:0",
+                "--brokers",
+                bootstrap,
+                "--schema-ids",
+                str(ids),
+                "--log-level",
+                "debug",
+                *x_args,
+            ],
             stderr=subprocess.PIPE,
         )
         assert server.stderr is not None
@@ -73,6 +88,7 @@ def main() -> int:
             if line["event"] == "serving":
                 port = line["port"]
                 break
+
         def echo_stream_logs() -> None:
             for raw in server.stderr:  # type: ignore[union-attr]
                 if b'"publish_stream"' in raw:
@@ -81,7 +97,9 @@ def main() -> int:
         threading.Thread(target=echo_stream_logs, daemon=True).start()
 
         distinct = [
-            ingestion_pb2.PublishRequest(events=[order_item(b * BATCH + i) for i in range(BATCH)]).SerializeToString()
+            ingestion_pb2.PublishRequest(
+                events=[order_item(b * BATCH + i) for i in range(BATCH)]
+            ).SerializeToString()
             for b in range(40)
         ]
         per_stream = args.events // args.streams // BATCH
@@ -96,7 +114,9 @@ def main() -> int:
                     request_serializer=None,
                     response_deserializer=ingestion_pb2.PublishResponse.FromString,
                 )
-                response = call(iter(distinct[(offset + i) % len(distinct)] for i in range(per_stream)), timeout=600)
+                response = call(
+                    iter(distinct[(offset + i) % len(distinct)] for i in range(per_stream)), timeout=600
+                )
             return response.accepted, response.rejected
 
         cpu0, _ = proc_cpu_rss(server.pid)

@@ -73,7 +73,7 @@ def review(n: int) -> olist_pb2.Event:
             review_id=md5(f"review-{n}"),
             order_id=md5(f"order-{n}"),
             review_score=5,
-            review_comment_message="Ótimo \"produto\"",
+            review_comment_message='Ótimo "produto"',
             review_creation_date="2018-01-18 00:00:00",
         ),
     )
@@ -222,7 +222,9 @@ def consume(bootstrap: str, topics: list[str], event_ids: set[str], timeout: flo
     return found
 
 
-def check_in_kafka(bootstrap: str, ids: dict[str, str], sent: dict[str, olist_pb2.Event], results: Any) -> None:
+def check_in_kafka(
+    bootstrap: str, ids: dict[str, str], sent: dict[str, olist_pb2.Event], results: Any
+) -> None:
     accepted = {r.event_id: r for r in results if r.accepted}
     messages = consume(bootstrap, sorted({r.topic for r in accepted.values()}), set(accepted))
     by_id: dict[str, list[Any]] = {}
@@ -243,12 +245,10 @@ def check_in_kafka(bootstrap: str, ids: dict[str, str], sent: dict[str, olist_pb
         assert list(record) == list(entity.columns)
         payload = getattr(event, entity.payload_field)
         for column in entity.columns:
-            if payload.HasField(column) if entity.field(column).required is False and column in (
-                f.name for f in payload.DESCRIPTOR.fields if f.has_presence
-            ) else True:
-                assert record[column] == pytest.approx(getattr(payload, column))
-            else:
+            if payload.DESCRIPTOR.fields_by_name[column].has_presence and not payload.HasField(column):
                 assert record[column] is None
+            else:
+                assert record[column] == pytest.approx(getattr(payload, column))
         assert msg.key() == "|".join(str(record[k]) for k in entity.key_fields).encode()
         headers = dict(msg.headers())
         assert headers["source"] == event.source.encode()
@@ -302,7 +302,9 @@ def test_oversize_batch_is_refused_and_the_server_keeps_serving(
     stub: ingestion_pb2_grpc.IngestionServiceStub,
 ) -> None:
     with pytest.raises(grpc.RpcError) as err:
-        stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(MAX_BATCH_EVENTS + 1)]))
+        stub.Publish(
+            ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(MAX_BATCH_EVENTS + 1)])
+        )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "over the limit" in (err.value.details() or "")
     assert stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(1)]), timeout=30).accepted == 1
@@ -321,7 +323,9 @@ def test_malformed_protobuf_is_refused_and_the_server_keeps_serving(
     assert stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(2)]), timeout=30).accepted == 1
 
 
-def test_client_that_disconnects_mid_stream(server: Server, stub: ingestion_pb2_grpc.IngestionServiceStub) -> None:
+def test_client_that_disconnects_mid_stream(
+    server: Server, stub: ingestion_pb2_grpc.IngestionServiceStub
+) -> None:
     def requests() -> Iterator[ingestion_pb2.PublishRequest]:
         yield ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(10)])
         time.sleep(0.5)

@@ -221,6 +221,21 @@ def cmd_cloudwatch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_top(args: argparse.Namespace) -> int:
+    from keystone_nexus.top import run
+
+    url = args.url
+    if url is None:
+        health = _settings(args).health
+        url = f"http://{health.host}:{health.port}"
+    try:
+        run(url, args.interval, args.once)
+    except OSError as exc:
+        print(f"nexus: cannot read {url}/status: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_dev_up(args: argparse.Namespace) -> int:
     from keystone_nexus import devstack
 
@@ -299,6 +314,12 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--lag-periods", type=int, default=5)
         sub.add_argument("--action", action="append", default=[], help="alarm action ARN (repeatable)")
         sub.set_defaults(func=cmd_cloudwatch)
+
+    top = commands.add_parser("top", help="live per-partition lag and rates of a running sink")
+    top.add_argument("--url", help="the sink's health endpoint (default from settings)")
+    top.add_argument("--interval", type=float, default=2.0)
+    top.add_argument("--once", action="store_true", help="print one screen and exit")
+    top.set_defaults(func=cmd_top)
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics", required=True)
     counts = topics.add_parser("counts", help="records per configured topic")
