@@ -5,12 +5,14 @@ from __future__ import annotations
 import atexit
 import signal
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 
 import pytest
 
 from keystone_nexus import contracts, devstack
 from keystone_nexus.devstack import StackInfo
+from tests.integration.sinkkit import Broker
 
 INTEGRATION_PARTITIONS = 3
 
@@ -43,3 +45,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
         devstack.down(state_dir)
         if previous is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A broker of the test's own, with the sink tests' topics, stopped afterwards."""
+    b = Broker(tmp_path)
+    try:
+        yield b
+    finally:
+        b.stop()

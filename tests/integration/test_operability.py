@@ -11,7 +11,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +21,6 @@ from keystone_nexus import devstack
 from tests.integration.sinkkit import TOPICS, Broker, SinkProcess, produce_known_set, sink_env
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 def get(url: str) -> tuple[int, bytes]:

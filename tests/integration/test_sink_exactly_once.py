@@ -7,7 +7,6 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from keystone_nexus.sink.commit import CRASH_POINTS
 from tests.integration.sinkkit import (
     Broker,
+    Produced,
     SinkProcess,
     lake_coords,
     produce_known_set,
@@ -25,16 +25,7 @@ from tests.integration.sinkkit import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    try:
-        yield b
-    finally:
-        b.stop()
-
-
-def assert_exactly_once(lake: Path, produced) -> None:
+def assert_exactly_once(lake: Path, produced: Produced) -> None:
     bronze = lake_coords(lake, "bronze")
     dlq = lake_coords(lake, "dlq")
     assert not [c for c, n in bronze.items() if n > 1], "duplicates in bronze"
@@ -45,6 +36,16 @@ def assert_exactly_once(lake: Path, produced) -> None:
     assert set(dlq) == produced.invalid
 
 
+def catch_up_and_check(env: dict[str, str], tmp_path: Path, lake: Path, produced: Produced) -> None:
+    """A clean run after the damage: it must catch up and leave every record exactly once."""
+    final = SinkProcess(env, tmp_path)
+    try:
+        assert wait_caught_up(lake, produced.ends, 90, alive=lambda: final.proc.poll() is None), final.log()
+    finally:
+        assert final.stop() == 0, final.log()
+    assert_exactly_once(lake, produced)
+
+
 def test_crash_at_every_commit_step_then_catch_up(broker: Broker, tmp_path: Path) -> None:
     produced = produce_known_set(broker.bootstrap, 400)
     lake = tmp_path / "lake"
@@ -53,12 +54,7 @@ def test_crash_at_every_commit_step_then_catch_up(broker: Broker, tmp_path: Path
         run = SinkProcess(env, tmp_path, NEXUS_SINK__CRASH_AT=f"{point}:3")
         code = run.wait(90)
         assert code == 137, f"{point}: expected the injected crash, got {code}\n{run.log()}"
-    final = SinkProcess(env, tmp_path)
-    try:
-        assert wait_caught_up(lake, produced.ends, 90, alive=lambda: final.proc.poll() is None), final.log()
-    finally:
-        assert final.stop() == 0, final.log()
-    assert_exactly_once(lake, produced)
+    catch_up_and_check(env, tmp_path, lake, produced)
 
 
 def test_random_kill_9_while_writing(broker: Broker, tmp_path: Path) -> None:
@@ -70,12 +66,7 @@ def test_random_kill_9_while_writing(broker: Broker, tmp_path: Path) -> None:
         run = SinkProcess(env, tmp_path, NEXUS_SINK__MAX_BATCH_RECORDS="15")
         time.sleep(5 + rng.random() * 3)  # the group join takes ~5 s; then it writes
         run.kill()
-    final = SinkProcess(env, tmp_path)
-    try:
-        assert wait_caught_up(lake, produced.ends, 90, alive=lambda: final.proc.poll() is None), final.log()
-    finally:
-        assert final.stop() == 0, final.log()
-    assert_exactly_once(lake, produced)
+    catch_up_and_check(env, tmp_path, lake, produced)
 
 
 def test_two_instances_rebalance_and_a_paused_zombie(broker: Broker, tmp_path: Path) -> None:

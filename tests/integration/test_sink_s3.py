@@ -9,7 +9,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -24,15 +23,6 @@ from keystone_nexus.devstack import StackInfo
 from tests.integration.sinkkit import Broker, Coord, SinkProcess, produce_known_set, sink_env
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path)
-    try:
-        yield b
-    finally:
-        b.stop()
 
 
 def _s3(stack: StackInfo) -> Any:
