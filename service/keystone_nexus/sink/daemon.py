@@ -313,6 +313,10 @@ class BronzeSink:
         now_ms = int(time.time() * 1000)
         lags = self.lags()
         by_topic = self.metrics.set_lag(lags, now_ms)
+        hits, misses = getattr(self.registry, "hits", None), getattr(self.registry, "misses", None)
+        if hits is not None and misses is not None:
+            self.metrics.schema_cache_hits.set(hits)
+            self.metrics.schema_cache_misses.set(misses)
         return {
             "owner": self.owner,
             "partitions": [
