@@ -19,7 +19,13 @@ from keystone_nexus.aws import AwsOptions, client
 from keystone_nexus.devstack import StackInfo
 from keystone_nexus.errors import PreconditionFailedError, StoreError, StoreUnavailableError
 from keystone_nexus.lake import ObjectStore, S3Store, open_store
-from tests.unit.test_lake_local import CONTRACT
+from tests.unit.test_lake_local import CONTRACT, check_concurrent_cas
+
+# moto checks If-Match and then writes without a lock, so simultaneous compare-and-swaps
+# can both succeed against it (seen: lost counter updates under load). S3 itself makes
+# the check atomic; atomicity is proven here against the local store (tests/unit), and the
+# S3 adapter's conditional requests are checked one at a time below.
+S3_CONTRACT = [check for check in CONTRACT if check is not check_concurrent_cas]
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +53,7 @@ async def store(stack: StackInfo, aws: AwsOptions) -> AsyncIterator[ObjectStore]
         await opened.close()
 
 
-@pytest.mark.parametrize("check", CONTRACT, ids=lambda c: c.__name__.removeprefix("check_"))
+@pytest.mark.parametrize("check", S3_CONTRACT, ids=lambda c: c.__name__.removeprefix("check_"))
 async def test_contract(store: ObjectStore, check: Callable[[ObjectStore], Awaitable[None]]) -> None:
     await check(store)
 

@@ -118,6 +118,8 @@ def test_health_lag_and_notify(broker: Broker, tmp_path: Path) -> None:
         orders_line = next(line for line in top.stdout.splitlines() if line.startswith("olist.orders.v1 "))
         assert f"{expected['olist.orders.v1']:,}" in orders_line
 
+        steady_from = time.monotonic()
+        time.sleep(4)  # a steady loop: watchdog pings come at half the 2 s interval
         broker.process.stop()  # the broker goes away: not ready, still alive
         assert wait_for(lambda: get(f"{base}/readyz")[0] == 503, 15)
         assert b"broker unreachable" in get(f"{base}/readyz")[1]
@@ -126,8 +128,6 @@ def test_health_lag_and_notify(broker: Broker, tmp_path: Path) -> None:
         devstack.wait_for_broker(broker.bootstrap, timeout=30)
         devstack.create_topics(broker.bootstrap, list(TOPICS), 3)
         assert wait_for(lambda: get(f"{base}/readyz")[0] == 200, 30), get(f"{base}/readyz")
-        steady_from = time.monotonic()
-        time.sleep(4)  # watchdog pings keep coming at half the 2 s interval
     finally:
         assert run.stop() == 0, run.log()
         time.sleep(0.5)
