@@ -117,6 +117,20 @@ class MetricsSettings(_Section):
     cloudwatch_per_partition: bool = Field(False, description="Also per-partition lag (one metric each)")
 
 
+class IngestSettings(_Section):
+    """The gRPC ingestion servers' settings (the C++ server reads the same variables)."""
+
+    listen: str = Field("0.0.0.0:50051", description="HOST:PORT the ingestion server serves gRPC on")
+    schema_ids: Path | None = Field(None, description="JSON from `nexus schemas sync --ids-out`")
+    client_id: str = "keystone-nexus-ingest"
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
+    max_batch_events: int = Field(10_000, ge=1)
+    max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
+    queue_full_timeout_ms: int = Field(2_000, ge=0)
+    shutdown_grace_s: float = Field(30.0, ge=0)
+    log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+
 class HealthSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8787, ge=0, le=65535)
@@ -163,6 +177,7 @@ class Settings(BaseSettings):
     sink: SinkSettings = Field(default_factory=SinkSettings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -101,3 +101,19 @@ def test_dotenv_file(tmp_path: Path) -> None:
     env.write_text("NEXUS_NOPE=1\n")
     with pytest.raises(ConfigError, match="NEXUS_NOPE"):
         load_settings(env_file=env)
+
+
+def test_every_variable_the_cpp_server_reads_is_a_known_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One env file serves both servers: the Python side must accept the C++ side's names."""
+    import re
+
+    root = Path(__file__).resolve().parents[2] / "ingestion_cpp"
+    names = set()
+    for source in [*root.glob("*.cc"), *(root / "src").glob("*.cc")]:
+        names |= set(re.findall(r'"(NEXUS_[A-Z_]+__[A-Z_]+)"', source.read_text()))
+    assert "NEXUS_INGEST__LISTEN" in names
+    for name in sorted(names):
+        monkeypatch.setenv(name, "1" if name.endswith(("_EVENTS", "_BYTES", "_MS", "_S")) else "x")
+    with pytest.raises(ConfigError) as info:  # values are nonsense, but no name is unknown
+        load_settings(env_file=None)
+    assert "unknown setting" not in str(info.value)
