@@ -8,20 +8,46 @@ committer records every cut in the checkpoint before writing it (see commit.py).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
+
+
+class Record(Protocol):
+    """What the sink needs of a Kafka record; aiokafka's ConsumerRecord has it as is."""
+
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...  # milliseconds
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
+    """A record built by hand (tests, replays); the consume loop buffers aiokafka's own."""
+
     offset: int
-    timestamp_ms: int
+    timestamp: int
     key: bytes | None
     value: bytes | None
 
-    @property
-    def size(self) -> int:
-        return len(self.value or b"") + len(self.key or b"") + 64
+
+RECORD_OVERHEAD = 64
+
+
+def record_size(record: Record) -> int:
+    return len(record.value or b"") + len(record.key or b"") + RECORD_OVERHEAD
+
+
+def records_size(records: Sequence[Record]) -> int:
+    values = sum(len(v) for r in records if (v := r.value) is not None)
+    keys = sum(len(k) for r in records if (k := r.key) is not None)
+    return values + keys + RECORD_OVERHEAD * len(records)
 
 
 class CutReason(StrEnum):
@@ -44,19 +70,30 @@ class CutRules:
 class PartitionBuffer:
     """Records of one partition not yet handed to the committer, in offset order."""
 
-    records: list[RawRecord] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
     size: int = 0
     first_seen: float | None = None  # when the oldest buffered record arrived (caller's clock)
     # A cut recorded by an earlier owner that must be repeated exactly: the last offset.
     forced_end: int | None = None
 
-    def append(self, record: RawRecord, now: float) -> None:
-        if self.records and record.offset <= self.records[-1].offset:
-            return  # a re-delivered record after a seek; already buffered
+    def append(self, record: Record, now: float) -> None:
+        self.extend([record], now)
+
+    def extend(self, records: Sequence[Record], now: float, floor: int = 0) -> None:
+        """Add a fetched run of records (in offset order); ones below `floor` or already
+        buffered (re-delivered after a seek) are dropped."""
+        if self.records:
+            floor = max(floor, self.records[-1].offset + 1)
+        start = 0
+        while start < len(records) and records[start].offset < floor:
+            start += 1
+        if start == len(records):
+            return
+        fresh = records[start:] if start else records
         if not self.records:
             self.first_seen = now
-        self.records.append(record)
-        self.size += record.size
+        self.records.extend(fresh)
+        self.size += records_size(fresh)
 
     def due(self, rules: CutRules, now: float, position: int | None = None) -> CutReason | None:
         """Why this buffer should be cut now, or None."""
@@ -75,7 +112,7 @@ class PartitionBuffer:
             return CutReason.AGE
         return None
 
-    def cut(self, rules: CutRules) -> list[RawRecord]:
+    def cut(self, rules: CutRules) -> list[Record]:
         """Take the next batch: up to the forced end, else up to the count and byte limits."""
         if self.forced_end is not None:
             end = self.forced_end
@@ -86,13 +123,13 @@ class PartitionBuffer:
         else:
             count, size = 0, 0
             while count < len(self.records) and count < rules.max_records:
-                size += self.records[count].size
+                size += record_size(self.records[count])
                 count += 1
                 if size >= rules.max_bytes:
                     break
         batch = self.records[:count]
         self.records = self.records[count:]
-        self.size -= sum(r.size for r in batch)
+        self.size -= records_size(batch)
         self.first_seen = self.first_seen if self.records else None
         return batch
 

@@ -36,7 +36,7 @@ from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.schemas import definition, entity_schema
 from keystone_nexus.sink import checkpoint
-from keystone_nexus.sink.batcher import RawRecord
+from keystone_nexus.sink.batcher import Record
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.checkpoint import PendingCut, Versioned
 from keystone_nexus.sink.dead_letter import DeadLetterSink
@@ -134,7 +134,7 @@ class PartitionCommitter:
     def pending(self) -> PendingCut | None:
         return self.state.checkpoint.pending
 
-    async def commit(self, records: Sequence[RawRecord], end: int | None = None) -> BatchOutcome:
+    async def commit(self, records: Sequence[Record], end: int | None = None) -> BatchOutcome:
         """Make `records` durable; `end` is the batch's last offset (default: the last record's)."""
         started = time.monotonic()
         start = self.next_offset

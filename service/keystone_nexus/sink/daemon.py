@@ -25,7 +25,7 @@ from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.sink import checkpoint
-from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, RawRecord
+from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Record, records_size
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
@@ -168,10 +168,7 @@ class BronzeSink:
                 state = self.parts.get(tp)
                 if state is None:
                     continue
-                floor = state.committer.next_offset
-                for r in records:
-                    if r.offset >= floor:
-                        state.buffer.append(RawRecord(r.offset, r.timestamp, r.key, r.value), now)
+                state.buffer.extend(records, now, floor=state.committer.next_offset)
             self._settle(now)
             self._schedule(now, pressure=self._buffered() > self.options.memory_budget_bytes)
             self._backpressure()
@@ -243,12 +240,12 @@ class BronzeSink:
             forced = state.buffer.forced_end
             batch = state.buffer.cut(self.options.rules)
             end = forced if forced is not None else batch[-1].offset
-            state.inflight_bytes = sum(r.size for r in batch)
-            state.inflight_oldest_ms = min((r.timestamp_ms for r in batch), default=None)
+            state.inflight_bytes = records_size(batch)
+            state.inflight_oldest_ms = min((r.timestamp for r in batch), default=None)
             state.task = asyncio.get_running_loop().create_task(self._flush(tp, state, batch, end, reason))
 
     async def _flush(
-        self, tp: TopicPartition, state: PartitionState, batch: list[RawRecord], end: int, reason: CutReason
+        self, tp: TopicPartition, state: PartitionState, batch: list[Record], end: int, reason: CutReason
     ) -> BatchOutcome:
         outcome = await state.committer.commit(batch, end)
         try:
@@ -295,7 +292,7 @@ class BronzeSink:
         the Kafka timestamp of the oldest record not yet durable."""
         out = []
         for tp, state in sorted(self.parts.items(), key=lambda item: (item[0].topic, item[0].partition)):
-            buffered = [r.timestamp_ms for r in state.buffer.records[:1]]
+            buffered = [r.timestamp for r in state.buffer.records[:1]]
             oldest = [t for t in (state.inflight_oldest_ms, *buffered) if t is not None]
             out.append(
                 PartitionLag(

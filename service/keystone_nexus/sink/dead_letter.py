@@ -14,11 +14,11 @@ from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 
-from keystone_nexus.sink.batcher import RawRecord
+from keystone_nexus.sink.batcher import Record
 
 
 class DeadLetterSink(Protocol):
-    async def send(self, topic: str, partition: int, dead: Sequence[tuple[RawRecord, str]]) -> None: ...
+    async def send(self, topic: str, partition: int, dead: Sequence[tuple[Record, str]]) -> None: ...
 
 
 class DeadLetterTopic:
@@ -26,7 +26,7 @@ class DeadLetterTopic:
         self.producer = producer
         self.topic = topic
 
-    async def send(self, topic: str, partition: int, dead: Sequence[tuple[RawRecord, str]]) -> None:
+    async def send(self, topic: str, partition: int, dead: Sequence[tuple[Record, str]]) -> None:
         """Produce every dead record and wait for the broker's acknowledgements."""
         futures = []
         for record, reason in dead:
@@ -34,7 +34,7 @@ class DeadLetterTopic:
                 ("source_topic", topic.encode()),
                 ("source_partition", str(partition).encode()),
                 ("source_offset", str(record.offset).encode()),
-                ("source_timestamp_ms", str(record.timestamp_ms).encode()),
+                ("source_timestamp_ms", str(record.timestamp).encode()),
                 ("reason", reason.encode()),
             ]
             if record.key is not None:

@@ -19,7 +19,7 @@ from keystone_nexus.contracts import EntitySpec
 from keystone_nexus.errors import SchemaNotFoundError
 from keystone_nexus.registry.base import SchemaRegistry, SchemaVersion
 from keystone_nexus.schemas_avro import avro_schema_name
-from keystone_nexus.sink.batcher import RawRecord
+from keystone_nexus.sink.batcher import Record
 
 
 @dataclass(slots=True)
@@ -38,39 +38,64 @@ class DecodedBatch:
 
 async def decode_batch(
     entity: EntitySpec,
-    records: Sequence[RawRecord],
+    records: Sequence[Record],
     registry: SchemaRegistry,
     *,
     tombstones: str = "dlq",
 ) -> DecodedBatch:
-    """Group the batch's records by schema version; collect the undecodable ones."""
+    """Group the batch's records by schema version; collect the undecodable ones.
+
+    The hot path: a record is looked up by its raw header bytes (compression byte and
+    version UUID), so the header is parsed and the version resolved once per batch.
+    """
     out = DecodedBatch()
-    versions: dict[UUID | None, SchemaVersion | str] = {}
+    by_header: dict[bytes, VersionGroup | str] = {}
     for index, record in enumerate(records):
-        if record.value is None:
+        value = record.value
+        if value is None:
             if tombstones == "skip":
                 out.skipped += 1
             else:
                 out.dead.append((index, "tombstone: the record has no value"))
             continue
-        try:
-            decoded = wire.decode(record.value)
-        except wire.WireFormatError as exc:
-            out.dead.append((index, f"bad Glue header: {exc}"))
-            continue
-        version_id = decoded.schema_version_id
-        if version_id not in versions:
-            versions[version_id] = await _resolve(entity, version_id, registry)
-        resolved = versions[version_id]
-        if isinstance(resolved, str):
-            out.dead.append((index, resolved))
-            continue
-        group = out.groups.get(resolved.version_id)
+        framed = wire.has_header(value)
+        header = value[1 : wire.HEADER_SIZE] if framed else b""
+        group = by_header.get(header)
         if group is None:
-            group = out.groups[resolved.version_id] = VersionGroup(resolved)
+            group = by_header[header] = await _group_for(entity, value, registry, out)
+        if isinstance(group, str):
+            out.dead.append((index, group))
+            continue
+        if not framed:
+            payload = value
+        elif header[0] == wire.COMPRESSION_NONE:
+            payload = value[wire.HEADER_SIZE :]
+        else:
+            try:
+                payload = wire.decode(value).payload
+            except wire.WireFormatError as exc:
+                out.dead.append((index, f"bad Glue header: {exc}"))
+                continue
         group.indices.append(index)
-        group.payloads.append(decoded.payload)
+        group.payloads.append(payload)
     return out
+
+
+async def _group_for(
+    entity: EntitySpec, value: bytes, registry: SchemaRegistry, out: DecodedBatch
+) -> VersionGroup | str:
+    """The version group for records framed like `value`, or why they cannot be read."""
+    try:
+        version_id = wire.decode(value).schema_version_id
+    except wire.WireFormatError as exc:
+        return f"bad Glue header: {exc}"
+    resolved = await _resolve(entity, version_id, registry)
+    if isinstance(resolved, str):
+        return resolved
+    group = out.groups.get(resolved.version_id)
+    if group is None:
+        group = out.groups[resolved.version_id] = VersionGroup(resolved)
+    return group
 
 
 async def _resolve(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Literal
 
 import numpy as np
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 from keystone_nexus.registry.base import SchemaVersion
 from keystone_nexus.sink import naming
 from keystone_nexus.sink.avro_batch import avro_batch
-from keystone_nexus.sink.batcher import RawRecord
+from keystone_nexus.sink.batcher import Record
 from keystone_nexus.sink.decode import DecodedBatch
 from keystone_nexus.sink.validate_batch import BatchResult, validate_batch
 
@@ -101,7 +102,7 @@ def encode_batch(
     entity: str,
     topic: str,
     partition: int,
-    records: Sequence[RawRecord],
+    records: Sequence[Record],
     decoded: DecodedBatch,
     ingested_at_us: int,
     compression: Compression = "snappy",
@@ -152,12 +153,19 @@ def _validate(version: SchemaVersion, payloads: list[bytes], rules: str | None) 
     return validate_batch(version.definition, payloads)
 
 
+def _coordinates(records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and timestamps of the whole batch as arrays (one pass, no per-row Python)."""
+    offsets = np.fromiter(map(attrgetter("offset"), records), dtype=np.int64, count=len(records))
+    stamps = np.fromiter(map(attrgetter("timestamp"), records), dtype=np.int64, count=len(records))
+    return offsets, stamps
+
+
 def _with_meta(
-    table: pa.Table, records: Sequence[RawRecord], rows: np.ndarray, topic: str, partition: int, version: str
+    table: pa.Table, records: Sequence[Record], rows: np.ndarray, topic: str, partition: int, version: str
 ) -> pa.Table:
     n = len(rows)
-    offsets = np.fromiter((records[i].offset for i in rows), dtype=np.int64, count=n)
-    stamps = np.fromiter((records[i].timestamp_ms for i in rows), dtype=np.int64, count=n)
+    all_offsets, all_stamps = _coordinates(records)
+    offsets, stamps = all_offsets[rows], all_stamps[rows]
     columns = {
         "_topic": pa.array([topic] * n, pa.string()) if n < 16 else pa.repeat(pa.scalar(topic), n),
         "_partition": pa.array(np.full(n, partition, dtype=np.int32)),
@@ -213,7 +221,7 @@ def _split_by_hour(
 
 def _dead_letters(
     dead: list[tuple[int, str]],
-    records: Sequence[RawRecord],
+    records: Sequence[Record],
     entity: str,
     topic: str,
     partition: int,
@@ -227,7 +235,7 @@ def _dead_letters(
             "_topic": pa.array([topic] * len(chosen)),
             "_partition": pa.array([partition] * len(chosen), pa.int32()),
             "_offset": pa.array([r.offset for r in chosen], pa.int64()),
-            "_kafka_timestamp": pa.array([r.timestamp_ms for r in chosen], pa.timestamp("ms", tz="UTC")),
+            "_kafka_timestamp": pa.array([r.timestamp for r in chosen], pa.timestamp("ms", tz="UTC")),
             "_schema_version_id": pa.array([_version_of(r) for r in chosen], pa.string()),
             "_ingested_at": pa.array([ingested_at_us] * len(chosen), pa.timestamp("us", tz="UTC")),
             "key": pa.array([r.key for r in chosen], pa.binary()),
@@ -236,12 +244,12 @@ def _dead_letters(
         },
         schema=DLQ_SCHEMA,
     )
-    dt, hr = naming.hour_partition(chosen[0].timestamp_ms)
+    dt, hr = naming.hour_partition(chosen[0].timestamp)
     key = naming.dlq_key(entity, topic, partition, chosen[0].offset, dt, hr)
     return OutputObject(key, to_parquet(table, compression), table.num_rows)
 
 
-def _version_of(record: RawRecord) -> str | None:
+def _version_of(record: Record) -> str | None:
     from keystone_nexus import wire
 
     try:
