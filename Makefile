@@ -17,9 +17,9 @@ demo: venv
 	@scripts/demo.sh "$(DEMO_DIR)" "$(SCALE)" "$(SEED)"
 
 ## Everything the tests need is installed by `venv`; the tests start their own broker and moto.
-test: venv lint
+test: venv lint cpp-test
 	mkdir -p .state
-	$(BIN)/pytest -q -p no:cacheprovider --basetemp=.state/pytest
+	$(BIN)/pytest -q -p no:cacheprovider --basetemp=.state/pytest tests ingestion_cpp/tests
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
@@ -28,8 +28,8 @@ integration: venv
 	$(BIN)/pytest -q tests/integration
 
 lint: venv
-	$(BIN)/ruff check service tests scripts
-	$(BIN)/ruff format --check service tests scripts
+	$(BIN)/ruff check service tests scripts bench ingestion_cpp/tests
+	$(BIN)/ruff format --check service tests scripts bench ingestion_cpp/tests
 	$(BIN)/mypy
 
 format: venv
