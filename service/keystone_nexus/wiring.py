@@ -88,6 +88,7 @@ def sink_options(settings: Settings) -> SinkOptions:
             max_records=sink.max_batch_records,
             max_bytes=sink.max_batch_bytes,
             max_age_s=sink.max_latency_s,
+            idle_flush_s=sink.idle_flush_s,
         ),
         commit=CommitOptions(
             compression=sink.compression,

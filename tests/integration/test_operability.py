@@ -66,6 +66,7 @@ def test_health_lag_and_notify(broker: Broker, tmp_path: Path) -> None:
         # Nothing is due by count or age: everything fetched stays unflushed, so the lag is exact.
         NEXUS_SINK__MAX_BATCH_RECORDS="1000000",
         NEXUS_SINK__MAX_LATENCY_S="3600",
+        NEXUS_SINK__IDLE_FLUSH_S="3600",
         NOTIFY_SOCKET=notify_path,
         WATCHDOG_USEC="2000000",
     )

@@ -112,6 +112,7 @@ def test_sigterm_exits_zero_and_flushes_what_it_has(broker: Broker, tmp_path: Pa
         f"g-{uuid.uuid4().hex[:6]}",
         NEXUS_SINK__MAX_BATCH_RECORDS="100000",
         NEXUS_SINK__MAX_LATENCY_S="3600",
+        NEXUS_SINK__IDLE_FLUSH_S="3600",
     )
     run = SinkProcess(env, tmp_path)
     time.sleep(9)  # joined and buffered everything; nothing is due by count or age

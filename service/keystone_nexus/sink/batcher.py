@@ -54,6 +54,7 @@ class CutReason(StrEnum):
     RECORDS = "records"
     BYTES = "bytes"
     AGE = "age"
+    CAUGHT_UP = "caught-up"  # nothing more to read in the partition for a short while
     REPLAY = "replay"  # repeating a cut recorded before a crash
     PRESSURE = "pressure"
     SHUTDOWN = "shutdown"
@@ -64,6 +65,9 @@ class CutRules:
     max_records: int = 200_000
     max_bytes: int = 32 * 1024 * 1024
     max_age_s: float = 60.0
+    # A partition read to its end whose buffer got nothing new for this long is flushed
+    # (low latency for bursts, without waiting for max_age_s).
+    idle_flush_s: float = 2.0
 
 
 @dataclass(slots=True)
@@ -73,6 +77,7 @@ class PartitionBuffer:
     records: list[Record] = field(default_factory=list)
     size: int = 0
     first_seen: float | None = None  # when the oldest buffered record arrived (caller's clock)
+    last_append: float | None = None  # when a record was last added
     # A cut recorded by an earlier owner that must be repeated exactly: the last offset.
     forced_end: int | None = None
 
@@ -92,11 +97,16 @@ class PartitionBuffer:
         fresh = records[start:] if start else records
         if not self.records:
             self.first_seen = now
+        self.last_append = now
         self.records.extend(fresh)
         self.size += records_size(fresh)
 
-    def due(self, rules: CutRules, now: float, position: int | None = None) -> CutReason | None:
-        """Why this buffer should be cut now, or None."""
+    def due(
+        self, rules: CutRules, now: float, position: int | None = None, high_water: int | None = None
+    ) -> CutReason | None:
+        """Why this buffer should be cut now, or None. `high_water` is the partition's
+        fetched high-water mark: when everything below it is buffered, the partition is
+        caught up."""
         if self.forced_end is not None:
             reached = (self.records and self.records[-1].offset >= self.forced_end) or (
                 position is not None and position > self.forced_end
@@ -110,6 +120,9 @@ class PartitionBuffer:
             return CutReason.BYTES
         if self.first_seen is not None and now - self.first_seen >= rules.max_age_s:
             return CutReason.AGE
+        caught_up = high_water is not None and self.records[-1].offset + 1 >= high_water
+        if caught_up and self.last_append is not None and now - self.last_append >= rules.idle_flush_s:
+            return CutReason.CAUGHT_UP
         return None
 
     def cut(self, rules: CutRules) -> list[Record]:
@@ -137,4 +150,5 @@ class PartitionBuffer:
         self.records.clear()
         self.size = 0
         self.first_seen = None
+        self.last_append = None
         self.forced_end = None

@@ -229,7 +229,7 @@ class BronzeSink:
         for tp, state in self.parts.items():
             if state.task is not None or now < state.retry_at:
                 continue
-            reason = state.buffer.due(self.options.rules, now)
+            reason = state.buffer.due(self.options.rules, now, high_water=self.consumer.highwater(tp))
             if reason is None and state.buffer.records and state.buffer.forced_end is None:
                 if shutdown:
                     reason = CutReason.SHUTDOWN

@@ -72,3 +72,14 @@ def test_a_recorded_cut_is_repeated_exactly() -> None:
     assert [r.offset for r in buffer.cut(rules)] == [0, 1, 2, 3, 4]
     assert [r.offset for r in buffer.records] == [5]
     assert buffer.forced_end is None
+
+
+def test_a_partition_read_to_its_end_is_flushed_when_it_goes_quiet() -> None:
+    rules = CutRules(max_records=1000, max_bytes=10**9, max_age_s=60, idle_flush_s=2)
+    buffer = PartitionBuffer()
+    buffer.extend(_records([1, 1, 1]), now=10.0)
+    assert buffer.due(rules, 11.0, high_water=3) is None, "not quiet for long enough yet"
+    assert buffer.due(rules, 12.5, high_water=5) is None, "more to read: wait for it"
+    assert buffer.due(rules, 12.5, high_water=3) is CutReason.CAUGHT_UP
+    buffer.extend(_records([1], start=3), now=12.0)
+    assert buffer.due(rules, 13.0, high_water=4) is None, "a new record restarts the quiet period"
