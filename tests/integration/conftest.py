@@ -28,6 +28,18 @@ def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def _up_with_retries(state_dir: Path, attempts: int = 3) -> StackInfo:
+    """`up` on fresh ports; a port picked free can be taken before the broker binds it."""
+    for attempt in range(attempts):
+        try:
+            return devstack.up(state_dir, topics=contracts.topics(), partitions=INTEGRATION_PARTITIONS)
+        except devstack.DevStackError:
+            devstack.down(state_dir)
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
     """The session's local stack: every contract topic with 3 partitions, the lake
@@ -40,7 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
         signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     atexit.register(devstack.down, state_dir)
     try:
-        yield devstack.up(state_dir, topics=contracts.topics(), partitions=INTEGRATION_PARTITIONS)
+        yield _up_with_retries(state_dir)
     finally:
         devstack.down(state_dir)
         if previous is signal.SIG_DFL:

@@ -125,8 +125,16 @@ def checkpoint_offsets(lake: Path) -> dict[tuple[str, int], int]:
 
 class Broker:
     def __init__(self, state_dir: Path) -> None:
-        self.port = devstack.free_port()
-        self.process = devstack.start_broker(state_dir, self.port)
+        # A port picked free can be taken by another process before the broker binds it
+        # (a busy machine starting many brokers); then the broker dies at once: pick again.
+        for attempt in range(3):
+            self.port = devstack.free_port()
+            try:
+                self.process = devstack.start_broker(state_dir, self.port)
+                break
+            except devstack.DevStackError:
+                if attempt == 2:
+                    raise
         self.bootstrap = f"127.0.0.1:{self.port}"
         devstack.create_topics(self.bootstrap, list(TOPICS), PARTITIONS)
 
