@@ -138,7 +138,7 @@ class HealthSettings(_Section):
 
 class SinkSettings(_Section):
     max_batch_records: int = Field(200_000, ge=1, description="Cut a partition's batch at this many records")
-    max_batch_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="... or this many payload bytes")
+    max_batch_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="... or this many buffered bytes")
     max_latency_s: float = Field(60.0, gt=0, description="... or when its oldest record waited this long")
     idle_flush_s: float = Field(
         2.0, gt=0, description="Flush a partition read to its end once nothing new came for this long"

@@ -113,8 +113,9 @@ def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 3_000,
         "max_poll_interval_ms": 300_000,
-        "fetch_max_bytes": 64 * 1024 * 1024,
-        "max_partition_fetch_bytes": 8 * 1024 * 1024,
+        # Fetch buffers count towards the process's memory; keep them a fraction of the budget.
+        "fetch_max_bytes": 16 * 1024 * 1024,
+        "max_partition_fetch_bytes": 2 * 1024 * 1024,
         **kafka_security(kafka),
     }
     return AIOKafkaConsumer(**options)

@@ -45,7 +45,7 @@ async def test_a_partition_with_a_batch_in_flight_and_a_full_buffer_is_paused() 
     state = PartitionState(committer=None, buffer=PartitionBuffer())  # type: ignore[arg-type]
     sink.parts[tp] = state
     state.task = asyncio.get_running_loop().create_future()  # type: ignore[assignment]
-    _fill(state.buffer, 5)
+    _fill(state.buffer, 2)  # 2 x (100 + overhead) bytes: under max_bytes
     sink._backpressure()
     assert tp not in consumer.paused
     _fill(state.buffer, 20)  # over max_bytes while the previous batch is still being written

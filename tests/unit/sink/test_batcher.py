@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, RawRecord
+from keystone_nexus.sink.batcher import RECORD_OVERHEAD, CutReason, CutRules, PartitionBuffer, RawRecord
 
 
 def _records(sizes: list[int], start: int = 0) -> list[RawRecord]:
@@ -34,7 +34,7 @@ def test_cuts_are_contiguous_bounded_and_deterministic(sizes, max_records, max_b
     for batch in first:
         assert 1 <= len(batch) <= max_records
         # a batch only exceeds the byte bound by its last record
-        assert sum(sizes[o] + 65 for o in batch[:-1]) < max_bytes
+        assert sum(sizes[o] + 1 + RECORD_OVERHEAD for o in batch[:-1]) < max_bytes
 
 
 def test_due_by_count_bytes_and_age() -> None:
