@@ -21,6 +21,10 @@ peak RSS (the kernel's high-water mark). Then the ratios b/a and b/c and the flo
 `nexus run` wrote are counted and checked against the topic (distinct offsets per
 partition); a run that loses or duplicates rows says so. Nothing about time is asserted.
 
+The machine may be shared: before each variant the benchmark waits (up to --quiet-wait
+seconds) for other work to stop, and the "other CPU s" column says how much CPU the rest
+of the machine used while the variant ran; a large figure there means disturbed figures.
+
 Where the window starts: a and c stamp their first record themselves; for `nexus run`,
 which is measured as a black box, it is the "partition assigned" log line (the first
 fetch follows it), which can only lengthen b's window. Where it ends: the newest
@@ -57,7 +61,7 @@ ROOT = BENCH_DIR.parent
 SCRATCH_ROOT = BENCH_DIR / "results" / "tmp"  # ignored by git
 QUIX_VENV = SCRATCH_ROOT / "venv-quix"
 QUIX_REQUIREMENTS = ("quixstreams==3.28.1",)  # + the project's pyarrow version, for the same writer
-DEFAULT_TUNED = "MAX_LATENCY_S=5"
+DEFAULT_TUNED = "MAX_BATCH_BYTES=8388608,MEMORY_BUDGET_BYTES=67108864"  # smaller batches, less memory
 GIB = 1024**3
 POLL_S = 0.1
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -86,6 +90,8 @@ class Figures:
     settings: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+    other_cpu_s: float = 0.0  # CPU time of processes other than the variant, the broker and us
+    kernel_cpu_s: float = 0.0  # CPU time of kernel threads and interrupts meanwhile (e.g. writeback)
 
     @property
     def events_per_s(self) -> float:
@@ -178,6 +184,65 @@ class Child:
     def log_tail(self, lines: int = 15) -> str:
         text = self.log_path.read_text(errors="replace")
         return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class MachineCpu:
+    """CPU seconds used so far: by processes on the whole machine, by kernel threads and
+    interrupts (writeback of the files we write lands there too), by the broker, and by
+    this process with its reaped children (so a variant's child, once finished)."""
+
+    busy_s: float
+    kernel_s: float
+    broker_s: float
+    own_s: float
+
+    def others_since(self, before: MachineCpu) -> float:
+        """CPU seconds spent since `before` by processes other than the broker, us and our
+        children: other work on the machine, which disturbs the figures."""
+        busy = (self.busy_s - before.busy_s) - (self.kernel_s - before.kernel_s)
+        ours = (self.broker_s - before.broker_s) + (self.own_s - before.own_s)
+        return max(0.0, busy - ours)
+
+    def kernel_since(self, before: MachineCpu) -> float:
+        return self.kernel_s - before.kernel_s
+
+
+def _machine(broker_pid: int) -> MachineCpu:
+    ticks = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    # user, nice, system (guest time is inside user); irq and softirq belong to no process.
+    busy = ticks[0] + ticks[1] + ticks[2]
+    kernel = ticks[5] + ticks[6]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[1] in ("0", "2"):  # kthreadd and its children, the kernel threads
+                kernel += int(fields[11]) + int(fields[12])
+    broker = Path(f"/proc/{broker_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    times = os.times()
+    return MachineCpu(
+        busy_s=busy / CLOCK_TICKS,
+        kernel_s=kernel / CLOCK_TICKS,
+        broker_s=(int(broker[11]) + int(broker[12])) / CLOCK_TICKS,
+        own_s=times.user + times.system + times.children_user + times.children_system,
+    )
+
+
+def _await_quiet(broker_pid: int, max_wait_s: float, cores: float = 0.2) -> None:
+    """Wait (at most `max_wait_s`) until other work on the machine uses under `cores` CPUs."""
+    deadline = time.monotonic() + max_wait_s
+    said = False
+    while True:
+        before = _machine(broker_pid)
+        time.sleep(1.0)
+        used = _machine(broker_pid).others_since(before)
+        if used < cores or time.monotonic() >= deadline:
+            if said or used >= cores:
+                print(f"  other work now uses {used:.1f} CPUs; going on", flush=True)
+            return
+        if not said:
+            print(f"  waiting up to {max_wait_s:.0f} s: other work uses {used:.1f} CPUs", flush=True)
+            said = True
 
 
 def _parquet_files(root: Path) -> list[Path]:
@@ -740,17 +805,19 @@ def _mb(n: int) -> str:
 
 def table(figures: Sequence[Figures]) -> str:
     lines = [
-        "| path | events/s | window s | CPU s | CPU s (process) | peak RSS | rows written |",
-        "|---|---|---|---|---|---|---|",
+        "| path | events/s | window s | CPU s | CPU s (process) | peak RSS | rows written "
+        "| other CPU s | kernel CPU s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for f in figures:
         if f.error and f.window_s != f.window_s:  # nan: no figures
-            lines.append(f"| {f.variant}  {f.label} | FAILED | | | | | {f.error.splitlines()[0]} |")
+            lines.append(f"| {f.variant}  {f.label} | FAILED | | | | | {f.error.splitlines()[0]} | | |")
             continue
         rows = "" if f.rows_written is None else f"{f.rows_written:,}"
         lines.append(
             f"| {f.variant}  {f.label} | ~{f.events_per_s / 1000:,.0f}k | {f.window_s:.2f} | {f.cpu_s:.1f} "
-            f"| {f.cpu_total_s:.1f} | {_mb(f.peak_rss_bytes)} | {rows} |"
+            f"| {f.cpu_total_s:.1f} | {_mb(f.peak_rss_bytes)} | {rows} "
+            f"| {f.other_cpu_s:.1f} | {f.kernel_cpu_s:.1f} |"
         )
     return "\n".join(lines)
 
@@ -811,6 +878,17 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _code_digest() -> str:
+    """A digest of the package's sources, to tell which code a result measured."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    package = ROOT / "service" / "keystone_nexus"
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -829,13 +907,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         only.remove("t")
     if "c" in only:
         quix_python()  # before the clock matters: creating the venv takes a while once
+    code_digest = _code_digest()
     SCRATCH_ROOT.mkdir(parents=True, exist_ok=True)
     state = Path(tempfile.mkdtemp(prefix="sink_", dir=SCRATCH_ROOT))
     timeout = max(180.0, args.events / 5_000)
     figures: list[Figures] = []
     profile: dict[str, Any] | None = None
     print(f"scratch: {state}", flush=True)
-    broker, data = prepare(state, args.events)
+    try:
+        broker, data = prepare(state, args.events)  # stops its broker itself if it fails
+    except BaseException:
+        if not args.keep:
+            shutil.rmtree(state, ignore_errors=True)
+        raise
     try:
         print(
             f"{data.events:,} order-item events in {TOPIC} ({PARTITIONS} partitions, "
@@ -853,11 +937,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "c": lambda: run_peer(data, state, timeout),
         }
         for name in only:
+            _await_quiet(broker.pid, args.quiet_wait)
             print(f"running {name} ...", flush=True)
+            before = _machine(broker.pid)
             fig = steps[name]()
+            after = _machine(broker.pid)
+            fig.other_cpu_s = after.others_since(before)
+            fig.kernel_cpu_s = after.kernel_since(before)
             figures.append(fig)
             print(f"  {fig.events_per_s:,.0f} events/s; {fig.verified or fig.error}", flush=True)
         if args.profile:
+            _await_quiet(broker.pid, args.quiet_wait)
             print("profiling nexus run with py-spy ...", flush=True)
             profile = profile_nexus(data, state, timeout)
     finally:
@@ -874,6 +964,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "sink",
         "when": datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "cpu": _cpu_model(), **_versions()},
+        "code_digest": code_digest,
+        "code_changed_during_run": _code_digest() != code_digest,
         "events": data.events,
         "topic": TOPIC,
         "partitions": PARTITIONS,
@@ -912,11 +1004,16 @@ def report(result: dict[str, Any]) -> str:
         f"{result['events']:,} order-item events (~{result['record_bytes_mean']:.0f} B each with key and "
         f"headers, value ~{result['value_bytes_mean']:.0f} B) in a {result['partitions']}-partition topic "
         f"on the local broker; {result['machine']['cpus']} CPUs ({result['machine']['cpu']}); one process "
-        "per variant; events/s over the window first record consumed -> last Parquet file written.",
+        "per variant; events/s over the window first record consumed -> last Parquet file written. "
+        f"keystone_nexus sources digest {result['code_digest']}.",
         "",
         result["markdown"],
         "",
     ]
+    if result["code_changed_during_run"]:
+        out.append(
+            "THE keystone_nexus SOURCES CHANGED DURING THE RUN: rows may have measured different code."
+        )
     for f in result["figures"]:
         if f["details"].get("batches"):
             out.append(_describe_batches(f))
@@ -924,6 +1021,13 @@ def report(result: dict[str, Any]) -> str:
             out.append(f"{f['variant']} FAILED: {f['error']}")
         elif f["verified"]:
             out.append(f"{f['variant']} rows: {f['verified']}")
+    busy = [f"{f['variant']} ({f['other_cpu_s']:.0f} s)" for f in result["figures"] if f["other_cpu_s"] > 2.0]
+    out.append(
+        "other CPU s: CPU time other processes used while the variant ran (not the variant, the broker "
+        "or the benchmark); kernel CPU s: kernel threads and interrupts meanwhile (writeback of the "
+        "files written, among others)"
+        + (f"; THE MACHINE WAS BUSY during {', '.join(busy)}: those figures are disturbed." if busy else ".")
+    )
     out.append("")
     out.append("Floors (default settings, row b):")
     out += [f"  {_describe(c)}" for c in result["floors"]] or ["  (row b did not run)"]
@@ -974,6 +1078,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--profile", action="store_true", help="also sample one `nexus run` with py-spy")
     parser.add_argument("--keep", action="store_true", help="keep the scratch dir (lakes, logs)")
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=60.0,
+        help="before each variant, wait up to this many seconds for other work on the machine to stop",
+    )
     args = parser.parse_args(argv)
     if args.events < PARTITIONS:
         parser.error(f"--events must be at least {PARTITIONS}")
