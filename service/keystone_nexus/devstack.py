@@ -41,6 +41,7 @@ import contextlib
 import fcntl
 import json
 import os
+import random
 import shlex
 import signal
 import socket
@@ -212,14 +213,25 @@ def free_port(host: str = HOST) -> int:
     return _free_ports(1, host)[0]
 
 
+# Ports are picked below the kernel's ephemeral range (32768+ on Linux): there, outgoing
+# connections take ports too, and a port just used by one lingers in TIME_WAIT, which the
+# broker (no SO_REUSEADDR) cannot bind: it says "ready" and dies. Seen on busy test runs.
+_PORT_RANGE = (20_000, 32_000)
+
+
 def _free_ports(count: int, host: str = HOST) -> list[int]:
     # Keep every socket bound until all are chosen, so the ports are distinct.
     socks: list[socket.socket] = []
+    rng = random.Random()
     try:
-        for _ in range(count):
+        while len(socks) < count:
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                sock.bind((host, rng.randrange(*_PORT_RANGE)))
+            except OSError:
+                sock.close()
+                continue
             socks.append(sock)
-            sock.bind((host, 0))
         return [int(s.getsockname()[1]) for s in socks]
     finally:
         for sock in socks:
@@ -228,8 +240,7 @@ def _free_ports(count: int, host: str = HOST) -> list[int]:
 
 def _port_is_free(port: int, host: str = HOST) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # Like the servers themselves: a port in TIME_WAIT counts as free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Strict, as the broker binds without SO_REUSEADDR: TIME_WAIT counts as taken.
         try:
             sock.bind((host, port))
         except OSError:
