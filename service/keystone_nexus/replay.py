@@ -21,7 +21,7 @@ from tqdm import tqdm
 from keystone_nexus.contracts import EntitySpec, entities
 from keystone_nexus.events import KafkaEvent, framed_event, replay_event_id
 from keystone_nexus.olist.reader import Row, RowError, dataset_file, read
-from keystone_nexus.schemas import definition, entity_schema
+from keystone_nexus.schemas import entity_definition
 from keystone_nexus.sink.validate_batch import validate_batch
 
 # Reference data first, then the facts that point at it.
@@ -105,7 +105,7 @@ class _Replayer:
     def send_chunk(self, spec: EntitySpec, file_name: str, version: UUID, chunk: list[Row]) -> None:
         """Validate a chunk in bulk with the sink's validator; send the valid rows in order."""
         payloads = [orjson.dumps(row.record) for row in chunk]
-        result = validate_batch(definition(entity_schema(spec)), payloads)
+        result = validate_batch(entity_definition(spec), payloads)
         for index, reason in result.invalid:
             self.reject(spec, RowError(file_name, chunk[index].line, reason, payloads[index].decode()))
         for index in result.valid.tolist():

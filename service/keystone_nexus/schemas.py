@@ -7,6 +7,7 @@ registering it again is recognised as the same version.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import orjson
@@ -64,6 +65,12 @@ def definition(schema: dict[str, Any]) -> str:
     return orjson.dumps(schema).decode()
 
 
+@cache
+def entity_definition(entity: EntitySpec) -> str:
+    """The canonical JSON Schema text of one entity (built once per process)."""
+    return definition(entity_schema(entity))
+
+
 def all_definitions() -> dict[str, str]:
     """Schema name -> canonical JSON Schema text, for every entity."""
-    return {e.schema_name: definition(entity_schema(e)) for e in entities()}
+    return {e.schema_name: entity_definition(e) for e in entities()}

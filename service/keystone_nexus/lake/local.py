@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from keystone_nexus.errors import PreconditionFailedError, StoreError
-from keystone_nexus.lake.store import RESERVED_PREFIX, StoredObject, check_key, check_prefix
+from keystone_nexus.lake.store import RESERVED_PREFIX, StoredObject, check_key, check_prefix, check_put
 
 __all__ = ["LocalStore"]
 
@@ -125,9 +125,7 @@ class LocalStore:
     async def put(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
     ) -> str:
-        check_key(key)
-        if if_match is not None and if_none_match:
-            raise ValueError("pass if_match or if_none_match, not both")
+        check_put(key, if_match, if_none_match)
         return await self._run(f"put {key!r}", lambda: self._put(key, data, if_match, if_none_match))
 
     async def get(self, key: str) -> StoredObject | None:

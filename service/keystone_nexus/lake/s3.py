@@ -52,7 +52,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from keystone_nexus.aws import AwsOptions, client, error_code
 from keystone_nexus.errors import PreconditionFailedError, StoreError, StoreUnavailableError
-from keystone_nexus.lake.store import StoredObject, check_key, check_prefix
+from keystone_nexus.lake.store import StoredObject, check_key, check_prefix, check_put
 
 __all__ = ["MIN_PART_SIZE", "S3Limits", "S3Store"]
 
@@ -214,9 +214,7 @@ class S3Store:
     async def put(
         self, key: str, data: bytes, *, if_match: str | None = None, if_none_match: bool = False
     ) -> str:
-        check_key(key)
-        if if_match is not None and if_none_match:
-            raise ValueError("pass if_match or if_none_match, not both")
+        check_put(key, if_match, if_none_match)
         what = f"put {key!r} in {self.uri}"
         if if_match is None and not if_none_match and len(data) > self.multipart_threshold:
             return await self._put_multipart(what, self._root + key, data)

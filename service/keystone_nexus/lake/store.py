@@ -88,6 +88,14 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_put(key: str, if_match: str | None, if_none_match: bool) -> str:
+    """The checks every store makes before a put: a valid key and one condition at most."""
+    check_key(key)
+    if if_match is not None and if_none_match:
+        raise ValueError("pass if_match or if_none_match, not both")
+    return key
+
+
 def check_prefix(prefix: str) -> str:
     """`prefix` itself if it can start valid keys ('' and 'a/b/' and 'a/dt=20' can)."""
     if not prefix:

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from keystone_nexus.contracts import EntitySpec, FieldSpec, FieldType
-from keystone_nexus.schemas import definition, entity_schema
+from keystone_nexus.schemas import entity_definition
 from keystone_nexus.validate import RecordInvalid, check
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -98,7 +98,7 @@ def read(
     the schema in bulk (see replay.py).
     """
     fmt = fmt or ("jsonl" if path.suffix == ".jsonl" else "csv")
-    schema_text = definition(entity_schema(entity))
+    schema_text = entity_definition(entity)
     rows = _read_jsonl(path, entity) if fmt == "jsonl" else _read_csv(path, entity)
     for item in rows:
         if validate and isinstance(item, Row):

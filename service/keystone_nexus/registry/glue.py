@@ -24,6 +24,7 @@ from keystone_nexus.aws import AwsOptions, client, error_code
 from keystone_nexus.errors import (
     IncompatibleSchemaError,
     NexusError,
+    RegistryError,
     RegistryUnavailableError,
     SchemaNotFoundError,
 )
@@ -50,8 +51,6 @@ def _translate(exc: Exception, what: str) -> NexusError:
         return IncompatibleSchemaError(f"{what}: {exc}")
     if code in _TRANSIENT or isinstance(exc, BotoCoreError) or code.startswith("5"):
         return RegistryUnavailableError(f"{what}: Glue Schema Registry unavailable: {exc}")
-    from keystone_nexus.errors import RegistryError
-
     return RegistryError(f"{what}: {exc}")
 
 

@@ -135,6 +135,7 @@ class PartitionBuffer:
             while count < len(self.records) and self.records[count].offset <= end:
                 count += 1
             self.forced_end = None
+            size = records_size(self.records[:count])
         else:
             count, size = 0, 0
             while count < len(self.records) and count < rules.max_records:
@@ -144,7 +145,7 @@ class PartitionBuffer:
                     break
         batch = self.records[:count]
         self.records = self.records[count:]
-        self.size -= records_size(batch)
+        self.size -= size
         self.first_seen = self.first_seen if self.records else None
         return batch
 

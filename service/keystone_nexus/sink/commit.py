@@ -34,7 +34,7 @@ from functools import partial
 from keystone_nexus.contracts import EntitySpec
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.base import SchemaRegistry
-from keystone_nexus.schemas import definition, entity_schema
+from keystone_nexus.schemas import entity_definition
 from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import Record
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
@@ -124,7 +124,7 @@ class PartitionCommitter:
         self.crash = crash or CrashInjector(None)
         self.catalog: TableCatalog = catalog or NoCatalog()
         self.dead_letter = dead_letter
-        self.rules = definition(entity_schema(entity))
+        self.rules = entity_definition(entity)
 
     @property
     def next_offset(self) -> int:

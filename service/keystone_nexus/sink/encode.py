@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from keystone_nexus import wire
 from keystone_nexus.registry.base import SchemaVersion
 from keystone_nexus.sink import naming
 from keystone_nexus.sink.avro_batch import avro_batch
@@ -117,6 +118,7 @@ def encode_batch(
     """
     dead = list(decoded.dead)
     tables: list[pa.Table] = []
+    coordinates = _coordinates(records)
     for group in sorted(decoded.groups.values(), key=lambda g: g.version.version_number):
         result = _validate(group.version, group.payloads, rules)
         for local_index, reason in result.invalid:
@@ -125,7 +127,7 @@ def encode_batch(
             continue
         rows = np.asarray(group.indices, dtype=np.int64)[result.valid]
         tables.append(
-            _with_meta(result.table, records, rows, topic, partition, str(group.version.version_id))
+            _with_meta(result.table, coordinates, rows, topic, partition, str(group.version.version_id))
         )
     bronze: list[tuple[str, str, OutputObject]] = []
     valid = 0
@@ -161,10 +163,15 @@ def _coordinates(records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _with_meta(
-    table: pa.Table, records: Sequence[Record], rows: np.ndarray, topic: str, partition: int, version: str
+    table: pa.Table,
+    coordinates: tuple[np.ndarray, np.ndarray],
+    rows: np.ndarray,
+    topic: str,
+    partition: int,
+    version: str,
 ) -> pa.Table:
     n = len(rows)
-    all_offsets, all_stamps = _coordinates(records)
+    all_offsets, all_stamps = coordinates
     offsets, stamps = all_offsets[rows], all_stamps[rows]
     columns = {
         "_topic": pa.array([topic] * n, pa.string()) if n < 16 else pa.repeat(pa.scalar(topic), n),
@@ -250,8 +257,6 @@ def _dead_letters(
 
 
 def _version_of(record: Record) -> str | None:
-    from keystone_nexus import wire
-
     try:
         version = wire.decode(record.value or b"").schema_version_id
     except wire.WireFormatError:
