@@ -70,6 +70,8 @@ def cmd_schemas_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    if args.via:
+        return _replay_via(args)
     from uuid import UUID
 
     from keystone_nexus.kafka_admin import topic_counts
@@ -121,6 +123,94 @@ def cmd_replay(args: argparse.Namespace) -> int:
             print(f"{topic:<34}{count:>10,} records in the topic")
     ok = remaining == 0 and acked == report.total_sent
     return 0 if ok else 1
+
+
+def _replay_via(args: argparse.Namespace) -> int:
+    from keystone_nexus.ingest.client import IngestClient
+    from keystone_nexus.ingest.replay import replay_via
+    from keystone_nexus.replay import ordered_entities
+
+    names = args.entities.split(",") if args.entities else None
+    rejects = args.rejects.open("wb") if args.rejects else None
+    try:
+        with IngestClient(args.via) as client:
+            client.wait_ready()
+            report = replay_via(
+                args.source_dir,
+                client,
+                batch=args.batch,
+                stream=args.stream,
+                entity_names=names,
+                rejects=rejects,
+                progress=not args.no_progress and sys.stderr.isatty(),
+                limit=args.limit,
+            )
+    finally:
+        if rejects is not None:
+            rejects.close()
+    for error in report.first_errors:
+        print(f"rejected {error}", file=sys.stderr)
+    rate = report.total_accepted / report.elapsed_s if report.elapsed_s else 0.0
+    print(f"via {args.via} ({'stream' if args.stream else 'unary'}, batches of {args.batch})")
+    print(f"{'entity':<22}{'sent':>10}{'accepted':>10}{'rejected':>10}")
+    for spec in ordered_entities(names):
+        print(
+            f"{spec.name:<22}{report.sent[spec.name]:>10,}{report.accepted[spec.name]:>10,}"
+            f"{report.rejected[spec.name]:>10,}"
+        )
+    print(
+        f"{'total':<22}{report.total_sent:>10,}{report.total_accepted:>10,}{report.total_rejected:>10,}"
+        f"   {report.elapsed_s:.1f} s, {rate:,.0f} events/s"
+    )
+    if args.rejects and report.total_rejected:
+        print(f"rejected rows written to {args.rejects}", file=sys.stderr)
+    return 0 if report.total_rejected == 0 else 1
+
+
+def cmd_ingest_serve(args: argparse.Namespace) -> int:
+    import signal
+    from uuid import UUID
+
+    from keystone_nexus import logs
+    from keystone_nexus.ingest.server import load_schema_ids, serve
+
+    settings = _settings(args)
+    ingest = settings.ingest.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "listen": args.listen,
+                "schema_ids": args.schema_ids,
+                "max_batch_events": args.max_batch_events,
+            }.items()
+            if v is not None
+        }
+    )
+    kafka = settings.kafka
+    if args.brokers:
+        kafka = kafka.model_copy(update={"bootstrap_servers": args.brokers})
+    properties = dict(kv.split("=", 1) for kv in args.X)
+    logs.configure(ingest.log_level.upper().replace("WARN", "WARNING"))
+    if ingest.schema_ids is not None:
+        schema_ids = load_schema_ids(ingest.schema_ids)
+    else:
+        schema_ids = {name: UUID(v) for name, v in asyncio.run(_sync(settings)).items()}
+
+    async def main() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await serve(ingest, kafka, schema_ids, stop, properties=properties)
+
+    unflushed = asyncio.run(main())
+    return 0 if unflushed == 0 else 1
+
+
+def _property(text: str) -> str:
+    if "=" not in text or text.startswith("="):
+        raise argparse.ArgumentTypeError(f"{text!r} is not key=value")
+    return text
 
 
 def cmd_topics_counts(args: argparse.Namespace) -> int:
@@ -287,7 +377,28 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--limit", type=int, help="at most this many rows per entity")
     rep.add_argument("--count", action="store_true", help="print the records per topic afterwards")
     rep.add_argument("--no-progress", action="store_true")
+    rep.add_argument("--via", metavar="grpc://HOST:PORT", help="send through an ingestion server instead")
+    rep.add_argument("--batch", type=int, default=500, help="events per request with --via")
+    rep.add_argument("--stream", action="store_true", help="with --via: PublishStream instead of Publish")
     rep.set_defaults(func=cmd_replay)
+
+    ingest = commands.add_parser("ingest", help="the gRPC ingestion server").add_subparsers(
+        dest="ingest", required=True
+    )
+    serve = ingest.add_parser("serve", help="serve IngestionService (the Python twin of the C++ server)")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="default NEXUS_INGEST__LISTEN")
+    serve.add_argument("--brokers", metavar="HOST:PORT[,...]", help="default NEXUS_KAFKA__BOOTSTRAP_SERVERS")
+    serve.add_argument(
+        "--schema-ids",
+        type=Path,
+        metavar="FILE",
+        help="from `nexus schemas sync --ids-out` (default NEXUS_INGEST__SCHEMA_IDS; else sync now)",
+    )
+    serve.add_argument("--max-batch-events", type=int, help="default NEXUS_INGEST__MAX_BATCH_EVENTS")
+    serve.add_argument(
+        "-X", action="append", default=[], type=_property, metavar="KEY=VALUE", help="librdkafka property"
+    )
+    serve.set_defaults(func=cmd_ingest_serve)
 
     run = commands.add_parser("run", help="run the bronze sink daemon")
     run.add_argument("--log-level", default="INFO")

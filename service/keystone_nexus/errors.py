@@ -11,7 +11,9 @@
     │   └── StoreUnavailableError   store unreachable, throttled or failing (retriable)
     ├── CatalogError                table catalog (Glue Data Catalog) problems; `code` is the
     │                               AWS error code, `retriable` set when unreachable or throttled
-    └── StackError                  the local dev stack could not start or stop
+    ├── StackError                  the local dev stack could not start or stop
+    └── IngestError                 an ingestion server refused or failed a call; `code` is
+                                    the gRPC status, `retriable` set when trying later can help
 
 `retriable` tells callers whether trying again can help; retry loops read it instead of
 matching on types.
@@ -70,3 +72,15 @@ class CatalogError(NexusError):
 
 class StackError(NexusError):
     pass
+
+
+class IngestError(NexusError):
+    """An ingestion server refused or failed a whole call. `code` is the gRPC status name
+    (e.g. "INVALID_ARGUMENT" for an oversize batch: split it); `retriable` is True for
+    RESOURCE_EXHAUSTED (the server's Kafka queue was full; nothing was written) and
+    UNAVAILABLE, where sending the same call again later can help."""
+
+    def __init__(self, message: str, *, code: str = "", retriable: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retriable = retriable

@@ -1,0 +1,222 @@
+"""`IngestionService` in grpc.aio: Publish and PublishStream, answered per event.
+
+Each event is built (checked and encoded, `build`) and queued to the producer; the call
+is answered after the delivery report of every event it queued, so an accepted event is
+in Kafka (at least once from the client's view; the idempotent producer removes retry
+duplicates). One bad event never fails its batch-mates.
+
+Backpressure: when librdkafka's queue is full an event waits up to
+`queue_full_timeout_ms` for room; after that it and the rest of its call are rejected
+"resource exhausted ...; retry later", and a call that got nothing accepted ends with
+RESOURCE_EXHAUSTED (safe to retry whole). A waiting stream stops reading, which slows
+its client through HTTP/2 flow control. A unary batch over `max_batch_events` is refused
+with INVALID_ARGUMENT; in a stream such a message's events are rejected and the stream
+goes on. The same behaviour as the C++ server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from confluent_kafka import KafkaException
+
+from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
+from keystone_nexus.ingest.build import RecordBuilder
+from keystone_nexus.ingest.producer import AsyncProducer, DeliveryTracker
+
+log = logging.getLogger("keystone_nexus.ingest")
+
+EXHAUSTED_REASON = "resource exhausted: the Kafka producer queue is full; retry later"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_batch_events: int
+    queue_full_timeout_s: float
+
+
+@dataclass
+class Counters:
+    """Totals since start, logged with the `stopped` line."""
+
+    calls: int = 0
+    accepted: int = 0
+    rejected_invalid: int = 0
+    rejected_queue_full: int = 0
+    rejected_delivery: int = 0
+    streams_cancelled: int = 0
+
+    def as_log(self) -> dict[str, int]:
+        return {
+            "calls_total": self.calls,
+            "events_accepted_total": self.accepted,
+            "events_rejected_invalid_total": self.rejected_invalid,
+            "events_rejected_queue_full_total": self.rejected_queue_full,
+            "events_rejected_delivery_total": self.rejected_delivery,
+            "streams_cancelled_total": self.streams_cancelled,
+        }
+
+
+def batch_over_limit(events: int, limit: int, *, stream: bool) -> str:
+    if stream:
+        return f"stream message of {events} events is over the limit of {limit} per message; split it"
+    return f"batch of {events} events is over the limit of {limit}; split it"
+
+
+class _Call:
+    """The state of one Publish or PublishStream call."""
+
+    def __init__(self, service: IngestionService) -> None:
+        self._service = service
+        self._tracker = DeliveryTracker(asyncio.get_running_loop())
+        self.results: list[ingestion_pb2.EventResult] = []
+        self.exhausted = False
+        self.invalid = 0
+        self.queue_full = 0
+        self.delivery_failed = 0
+
+    def _reject(self, event: olist_pb2.Event, reason: str) -> None:
+        self.results.append(
+            ingestion_pb2.EventResult(index=len(self.results), event_id=event.event_id, reason=reason)
+        )
+
+    def reject_all(self, events: Any, reason: str) -> None:
+        for event in events:
+            self._reject(event, reason)
+            self.invalid += 1
+
+    async def add(self, event: olist_pb2.Event) -> None:
+        if self.exhausted:
+            self._reject(event, EXHAUSTED_REASON)
+            self.queue_full += 1
+            return
+        built = self._service.builder.build(event)
+        if isinstance(built, str):
+            self._reject(event, built)
+            self.invalid += 1
+            return
+        index = len(self.results)
+        producer = self._service.producer
+        try:
+            queued = producer.try_send(built, index, self._tracker)
+            if not queued:
+                deadline = time.monotonic() + self._service.limits.queue_full_timeout_s
+                while not queued and time.monotonic() < deadline:
+                    await asyncio.sleep(0.002)
+                    queued = producer.try_send(built, index, self._tracker)
+        except KafkaException as exc:
+            self._reject(event, f"not queued: {exc.args[0] if exc.args else exc}; retry")
+            self.delivery_failed += 1
+            return
+        if not queued:
+            self.exhausted = True
+            self._reject(event, EXHAUSTED_REASON)
+            self.queue_full += 1
+            return
+        self.results.append(ingestion_pb2.EventResult(index=index, event_id=event.event_id))
+
+    async def finish(self, method: str) -> ingestion_pb2.PublishResponse:
+        """Wait for the delivery reports; fill in the accepted events and the counts."""
+        accepted = 0
+        for delivery in await self._tracker.wait():
+            result = self.results[delivery.index]
+            if delivery.error:
+                result.reason = f"delivery failed: {delivery.error}; retry"
+                self.delivery_failed += 1
+                continue
+            result.accepted = True
+            result.topic = delivery.topic
+            result.partition = delivery.partition
+            result.offset = delivery.offset
+            accepted += 1
+        rejected = len(self.results) - accepted
+        counters = self._service.counters
+        counters.accepted += accepted
+        counters.rejected_invalid += self.invalid
+        counters.rejected_queue_full += self.queue_full
+        counters.rejected_delivery += self.delivery_failed
+        if rejected:
+            first = next(r.reason for r in self.results if not r.accepted)
+            log.info(
+                "publish_rejected",
+                extra={
+                    "method": method,
+                    "events": len(self.results),
+                    "accepted": accepted,
+                    "rejected": rejected,
+                    "invalid": self.invalid,
+                    "queue_full": self.queue_full,
+                    "delivery_failed": self.delivery_failed,
+                    "first_reason": first,
+                },
+            )
+        return ingestion_pb2.PublishResponse(results=self.results, accepted=accepted, rejected=rejected)
+
+
+class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
+    def __init__(self, builder: RecordBuilder, producer: AsyncProducer, limits: Limits) -> None:
+        self.builder = builder
+        self.producer = producer
+        self.limits = limits
+        self.counters = Counters()
+
+    async def Publish(
+        self, request: ingestion_pb2.PublishRequest, context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.PublishResponse:
+        self.counters.calls += 1
+        if len(request.events) > self.limits.max_batch_events:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                batch_over_limit(len(request.events), self.limits.max_batch_events, stream=False),
+            )
+        call = _Call(self)
+        for event in request.events:
+            await call.add(event)
+        response = await call.finish("Publish")
+        await self._exhausted(call, response, context)
+        return response
+
+    async def PublishStream(
+        self, requests: AsyncIterator[ingestion_pb2.PublishRequest], context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.PublishResponse:
+        self.counters.calls += 1
+        call = _Call(self)
+        messages = 0
+        try:
+            async for request in requests:
+                messages += 1
+                if len(request.events) > self.limits.max_batch_events:
+                    reason = batch_over_limit(len(request.events), self.limits.max_batch_events, stream=True)
+                    call.reject_all(request.events, reason)
+                    continue
+                for event in request.events:
+                    await call.add(event)
+        except asyncio.CancelledError:
+            self._cancelled(call, messages)
+            raise
+        response = await call.finish("PublishStream")
+        if context.cancelled():
+            self._cancelled(call, messages)
+            await context.abort(grpc.StatusCode.CANCELLED, "the client went away mid-stream")
+        await self._exhausted(call, response, context)
+        return response
+
+    def _cancelled(self, call: _Call, messages: int) -> None:
+        self.counters.streams_cancelled += 1
+        log.warning("publish_stream_cancelled", extra={"messages": messages, "events": len(call.results)})
+
+    @staticmethod
+    async def _exhausted(
+        call: _Call, response: ingestion_pb2.PublishResponse, context: grpc.aio.ServicerContext
+    ) -> None:
+        if call.exhausted and response.accepted == 0:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                "the Kafka producer queue is full; nothing was written, retry later",
+            )
