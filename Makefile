@@ -7,17 +7,21 @@ SCALE ?= 0.1
 SEED ?= 42
 DEMO_DIR ?= .state/demo
 
-.PHONY: venv demo test lint format protos unit integration bench clean
+.PHONY: venv transform-env demo test lint format protos unit integration bench clean
 
 venv:
 	@scripts/bootstrap.sh
+
+## dbt + Great Expectations (.venv-transform) and Airflow (.venv-airflow), each in its own environment.
+transform-env: venv
+	@scripts/transform_env.sh
 
 ## The local journey: stack up, a generated Olist dataset replayed into Kafka, counts per topic.
 demo: venv
 	@scripts/demo.sh "$(DEMO_DIR)" "$(SCALE)" "$(SEED)"
 
 ## Everything the tests need is installed by `venv`; the tests start their own broker and moto.
-test: venv lint cpp-test
+test: venv transform-env lint cpp-test
 	mkdir -p .state
 	$(BIN)/pytest -q -p no:cacheprovider --basetemp=.state/pytest tests ingestion_cpp/tests
 
