@@ -92,6 +92,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             rejects=rejects,
             progress=not args.no_progress and sys.stderr.isatty(),
             limit=args.limit,
+            source=args.source,
         )
         remaining = producer.flush()
     finally:
@@ -144,6 +145,7 @@ def _replay_via(args: argparse.Namespace) -> int:
                 rejects=rejects,
                 progress=not args.no_progress and sys.stderr.isatty(),
                 limit=args.limit,
+                source=args.source,
             )
     finally:
         if rejects is not None:
@@ -397,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--limit", type=int, help="at most this many rows per entity")
     rep.add_argument("--count", action="store_true", help="print the records per topic afterwards")
     rep.add_argument("--no-progress", action="store_true")
+    rep.add_argument("--source", default="olist-replay", help="the events' source header")
     rep.add_argument("--via", metavar="grpc://HOST:PORT", help="send through an ingestion server instead")
     rep.add_argument("--batch", type=int, default=500, help="events per request with --via")
     rep.add_argument("--stream", action="store_true", help="with --via: PublishStream instead of Publish")

@@ -32,6 +32,7 @@ from keystone_nexus.ingest.producer import AsyncProducer, DeliveryTracker
 
 log = logging.getLogger("keystone_nexus.ingest")
 
+STREAM_END_WAIT_S = 0.005
 EXHAUSTED_REASON = "resource exhausted: the Kafka producer queue is full; retry later"
 
 
@@ -188,6 +189,10 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
         self.counters.calls += 1
         call = _Call(self)
         messages = 0
+        # A client that goes away mid-stream ends the request iterator as if it had
+        # finished; grpc.aio then cancels this task at its next await, hence a short sleep
+        # before answering (less than librdkafka's linger, which the answer waits for
+        # anyway). What was queued is still delivered.
         try:
             async for request in requests:
                 messages += 1
@@ -197,13 +202,11 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
                     continue
                 for event in request.events:
                     await call.add(event)
+            await asyncio.sleep(STREAM_END_WAIT_S)
+            response = await call.finish("PublishStream")
         except asyncio.CancelledError:
             self._cancelled(call, messages)
             raise
-        response = await call.finish("PublishStream")
-        if context.cancelled():
-            self._cancelled(call, messages)
-            await context.abort(grpc.StatusCode.CANCELLED, "the client went away mid-stream")
         await self._exhausted(call, response, context)
         return response
 
