@@ -1,0 +1,257 @@
+"""Ingestion throughput: the C++ server and the Python twin, same data, same run.
+
+    .venv/bin/python -m bench.ingest [--events 1000000] [--servers cpp,twin] [--streams 1]
+
+One run starts a fresh local broker (Tansu, memory storage) with the contract topics
+(6 partitions), writes the schema version ids with `nexus schemas sync --ids-out` (local
+registry), and takes order items of a generated Olist dataset (fresh order ids, so every
+event is distinct) as 40 PublishRequests of 500 events, serialized once. Then for each
+server, as its own process: start it, stream the requests round-robin (PublishStream,
+batches of 500) until --events were sent, and time from the first request to the
+server's answer, which comes after every event's delivery report: end to end into the
+broker. For each: events/s, the server's CPU seconds (user+sys) over the stream and its
+peak RSS (VmHWM), the broker's and the client's CPU seconds. The C++ server's floor,
+100k events/s, is reported as met or missed; nothing about time is asserted.
+
+The C++ server is ingestion_cpp/build/olist_ingestion_enterprise (built with
+scripts/build_cpp.sh when missing); the twin is `python -m keystone_nexus ingest serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from keystone.olist.v1 import ingestion_pb2
+from keystone_nexus import contracts, devstack
+from keystone_nexus.ingest.client import record_event
+from keystone_nexus.olist.generate import build_tables
+
+ROOT = Path(__file__).resolve().parent.parent
+CPP_SERVER = ROOT / "ingestion_cpp" / "build" / "olist_ingestion_enterprise"
+BATCH = 500
+DISTINCT_BATCHES = 40
+CPP_FLOOR_EVENTS_PER_S = 100_000
+STREAM_METHOD = "/keystone.olist.v1.IngestionService/PublishStream"
+
+
+def proc_cpu_rss(pid: int) -> tuple[float, int]:
+    """(user+sys CPU seconds, peak RSS bytes) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    hwm = next(
+        line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")
+    )
+    return cpu, int(hwm.split()[1]) * 1024
+
+
+def requests(seed: int) -> list[bytes]:
+    """DISTINCT_BATCHES serialized PublishRequests of BATCH order items each."""
+    items = build_tables(scale=0.02, seed=seed)["order_items"].to_pylist()
+    spec = contracts.entity("order_items")
+    out = []
+    for b in range(DISTINCT_BATCHES):
+        events = []
+        for i in range(BATCH):
+            n = b * BATCH + i
+            record = {**items[n % len(items)], "order_id": f"{n:032x}"}
+            events.append(record_event(spec, record, event_id=f"bench-{n:012d}", source="bench"))
+        out.append(ingestion_pb2.PublishRequest(events=events).SerializeToString())
+    return out
+
+
+class Server:
+    """A server process that logs JSON lines on stderr and says `serving` with its port."""
+
+    def __init__(self, name: str, command: Sequence[str]) -> None:
+        self.name = name
+        self.proc = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        assert self.proc.stderr is not None
+        self.port = 0
+        self.tail: list[str] = []
+        for raw in self.proc.stderr:
+            line = raw.decode(errors="replace").strip()
+            self.tail = [*self.tail[-20:], line]
+            try:
+                doc = json.loads(line)
+            except ValueError:
+                continue
+            if doc.get("event") == "serving":
+                self.port = int(doc["port"])
+                break
+        if not self.port:
+            self.proc.kill()
+            raise SystemExit(f"{name} did not start:\n" + "\n".join(self.tail))
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            self.tail = [*self.tail[-20:], raw.decode(errors="replace").strip()]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(120)
+
+
+@dataclass
+class Row:
+    server: str
+    events: int
+    accepted: int
+    rejected: int
+    seconds: float
+    events_per_s: int
+    server_cpu_s: float
+    server_peak_rss_mb: int
+    broker_cpu_s: float
+    client_cpu_s: float
+    exit_code: int
+
+
+def stream_through(server: Server, batches: list[bytes], events: int, streams: int, broker_pid: int) -> Row:
+    per_stream = max(1, events // streams // BATCH)
+
+    def one(offset: int) -> tuple[int, int]:
+        options = [("grpc.max_receive_message_length", -1)]
+        with grpc.insecure_channel(f"127.0.0.1:{server.port}", options=options) as channel:
+            call = channel.stream_unary(
+                STREAM_METHOD,
+                request_serializer=None,
+                response_deserializer=ingestion_pb2.PublishResponse.FromString,
+            )
+            messages: Iterator[bytes] = (batches[(offset + i) % len(batches)] for i in range(per_stream))
+            response = call(messages, timeout=1800)
+        return response.accepted, response.rejected
+
+    cpu0, _ = proc_cpu_rss(server.proc.pid)
+    broker0, _ = proc_cpu_rss(broker_pid)
+    client0 = time.process_time()
+    started = time.perf_counter()
+    with ThreadPoolExecutor(streams) as pool:
+        answers = list(pool.map(one, range(streams)))
+    elapsed = time.perf_counter() - started
+    cpu1, rss = proc_cpu_rss(server.proc.pid)
+    broker1, _ = proc_cpu_rss(broker_pid)
+    accepted = sum(a for a, _ in answers)
+    rejected = sum(r for _, r in answers)
+    return Row(
+        server=server.name,
+        events=accepted + rejected,
+        accepted=accepted,
+        rejected=rejected,
+        seconds=round(elapsed, 2),
+        events_per_s=round(accepted / elapsed),
+        server_cpu_s=round(cpu1 - cpu0, 2),
+        server_peak_rss_mb=round(rss / 1e6),
+        broker_cpu_s=round(broker1 - broker0, 2),
+        client_cpu_s=round(time.process_time() - client0, 2),
+        exit_code=server.stop(),
+    )
+
+
+def table(rows: Sequence[Row]) -> str:
+    head = (
+        "| server | events | accepted | s | events/s | server CPU s | server peak RSS MB "
+        "| broker CPU s | client CPU s |"
+    )
+    out = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        out.append(
+            f"| {r.server} | {r.events:,} | {r.accepted:,} | {r.seconds} | {r.events_per_s:,} "
+            f"| {r.server_cpu_s} | {r.server_peak_rss_mb} | {r.broker_cpu_s} | {r.client_cpu_s} |"
+        )
+    return "\n".join(out)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    if "cpp" in servers and not CPP_SERVER.exists():
+        subprocess.run([str(ROOT / "scripts" / "build_cpp.sh")], check=True)
+    tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    broker = devstack.start_broker(tmp, devstack.free_port())
+    rows: list[Row] = []
+    try:
+        bootstrap = f"127.0.0.1:{broker.port}"
+        devstack.create_topics(bootstrap, contracts.topics(), args.partitions)
+        ids = tmp / "ids.json"
+        env = {**os.environ, "NEXUS_REGISTRY__LOCAL_PATH": str(tmp / "registry")}
+        env.pop("NEXUS_REGISTRY__KIND", None)
+        nexus = [sys.executable, "-m", "keystone_nexus"]
+        subprocess.run(
+            [*nexus, "schemas", "sync", "--ids-out", str(ids)], check=True, env=env, capture_output=True
+        )
+        batches = requests(args.seed)
+        proto_bytes = sum(len(b) for b in batches) / (len(batches) * BATCH)
+        print(
+            f"{args.events:,} order-item events per server, batches of {BATCH}, {args.streams} stream(s), "
+            f"{args.partitions} partitions, {proto_bytes:.0f} protobuf bytes per event",
+            flush=True,
+        )
+        common = ["--listen", "127.0.0.1:0", "--brokers", bootstrap, "--schema-ids", str(ids)]
+        commands = {"cpp": [str(CPP_SERVER), *common], "twin": [*nexus, "ingest", "serve", *common]}
+        for name in servers:
+            server = Server(name, commands[name])
+            row = stream_through(server, batches, args.events, args.streams, broker.pid)
+            rows.append(row)
+            print(
+                f"{name:<5} {row.events_per_s:>9,} events/s  ({row.accepted:,} accepted in {row.seconds} s, "
+                f"server CPU {row.server_cpu_s} s, peak RSS {row.server_peak_rss_mb} MB)",
+                flush=True,
+            )
+    finally:
+        broker.stop()
+    print()
+    markdown = table(rows)
+    print(markdown)
+    result: dict[str, Any] = {"rows": [asdict(r) for r in rows], "markdown": markdown}
+    by_name = {r.server: r for r in rows}
+    if "cpp" in by_name:
+        met = by_name["cpp"].events_per_s >= CPP_FLOOR_EVENTS_PER_S
+        verdict = "met" if met else "MISSED"
+        floor = (
+            f"C++ server >= {CPP_FLOOR_EVENTS_PER_S:,} events/s: {verdict} ({by_name['cpp'].events_per_s:,})"
+        )
+        print(floor)
+        result["cpp_floor_met"] = met
+        result["markdown"] += "\n\n" + floor
+    if "cpp" in by_name and "twin" in by_name and by_name["twin"].events_per_s:
+        ratio = by_name["cpp"].events_per_s / by_name["twin"].events_per_s
+        print(f"C++ / twin: {ratio:.1f}x")
+        result["cpp_over_twin"] = round(ratio, 2)
+    lost = [r.server for r in rows if r.accepted != r.events or r.rejected]
+    if lost:
+        print(f"NOT every event accepted: {', '.join(lost)}")
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=1_000_000, help="events per server")
+    parser.add_argument("--servers", default="cpp,twin", help="comma-separated: cpp, twin")
+    parser.add_argument("--streams", type=int, default=1, help="concurrent PublishStream calls")
+    parser.add_argument("--partitions", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=42)
+    result = run(parser.parse_args(argv))
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
