@@ -25,6 +25,8 @@
 #include "ingestion_service.h"
 #include "kafka_producer.h"
 #include "log.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "record_builder.h"
 #include "schema_ids.h"
 
@@ -43,7 +45,8 @@ constexpr int kFlushTimeoutMs = 30000;
 nlohmann::ordered_json Stats(const nexus::IngestionServiceImpl& service, const nexus::KafkaProducer& producer) {
   const auto& s = service.counters();
   const auto& p = producer.counters();
-  return {{"calls_total", s.calls.load()},
+  return {{"calls_publish_total", s.calls_publish.load()},
+          {"calls_stream_total", s.calls_stream.load()},
           {"events_accepted_total", s.accepted.load()},
           {"events_rejected_invalid_total", s.rejected_invalid.load()},
           {"events_rejected_queue_full_total", s.rejected_queue_full.load()},
@@ -53,15 +56,51 @@ nlohmann::ordered_json Stats(const nexus::IngestionServiceImpl& service, const n
           {"kafka_queue_depth", producer.QueueLength()}};
 }
 
+std::vector<nexus::MetricFamily> CollectMetrics(const nexus::IngestionServiceImpl& service,
+                                                const nexus::KafkaProducer& producer) {
+  const auto& s = service.counters();
+  const auto& p = producer.counters();
+  auto value = [](const std::atomic<uint64_t>& counter) { return static_cast<double>(counter.load()); };
+  nexus::MetricFamily latency{nexus::kMetricLatency, "gRPC call duration, from the call's start to its answer",
+                              "histogram", {}};
+  s.publish_latency.AppendTo(&latency, "method=\"Publish\"");
+  s.stream_latency.AppendTo(&latency, "method=\"PublishStream\"");
+  return {
+      {nexus::kMetricCalls, "gRPC calls started", "counter",
+       {{"", "method=\"Publish\"", value(s.calls_publish)}, {"", "method=\"PublishStream\"", value(s.calls_stream)}}},
+      {nexus::kMetricAccepted, "Events acknowledged to the client after their delivery report", "counter",
+       {{"", "", value(s.accepted)}}},
+      {nexus::kMetricRejected, "Events answered as rejected, by reason", "counter",
+       {{"", "reason=\"invalid\"", value(s.rejected_invalid)},
+        {"", "reason=\"queue_full\"", value(s.rejected_queue_full)},
+        {"", "reason=\"delivery\"", value(s.rejected_delivery)}}},
+      {nexus::kMetricProduced, "Messages Kafka acknowledged (delivery reports without error)", "counter",
+       {{"", "", value(p.delivered)}}},
+      {nexus::kMetricDeliveryErrors, "Delivery reports with an error", "counter",
+       {{"", "", value(p.delivery_errors)}}},
+      {nexus::kMetricQueueDepth, "Messages in librdkafka's queue (waiting, in flight, or awaiting their report)",
+       "gauge", {{"", "", static_cast<double>(producer.QueueLength())}}},
+      std::move(latency),
+  };
+}
+
 int Run(const nexus::Config& config, const sigset_t& stop_signals) {
   const nexus::Catalog catalog = nexus::Catalog::FromDescriptors();
   const std::vector<nexus::Uuid> schema_ids =
       nexus::SchemaIdsForEntities(catalog, nexus::LoadSchemaIds(config.schema_ids_path));
   const nexus::RecordBuilder builder(catalog, schema_ids);
   auto producer = std::make_unique<nexus::KafkaProducer>(nexus::ProducerProperties(config), catalog);
-  nexus::IngestionServiceImpl service(builder, *producer,
-                                      {config.max_batch_events, config.queue_full_timeout_ms});
+  std::unique_ptr<nexus::BuildPool> pool;
+  if (config.build_threads > 0) pool = std::make_unique<nexus::BuildPool>(builder, config.build_threads);
+  nexus::IngestionServiceImpl service(
+      builder, *producer, {config.max_batch_events, config.queue_full_timeout_ms, config.max_stream_rejections},
+      pool.get());
 
+  std::unique_ptr<nexus::MetricsHttpServer> metrics;
+  if (config.metrics_listen != "none") {
+    metrics = std::make_unique<nexus::MetricsHttpServer>(
+        config.metrics_listen, [&service, &producer] { return nexus::RenderPrometheus(CollectMetrics(service, *producer)); });
+  }
   grpc::EnableDefaultHealthCheckService(true);
 #ifdef NEXUS_HAVE_REFLECTION
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -80,7 +119,8 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals) {
   health->SetServingStatus(kServiceName, true);
   health->SetServingStatus(true);
   Log(LogLevel::kInfo, "serving",
-      {{"listen", config.listen}, {"port", port}, {"brokers", config.brokers},
+      {{"listen", config.listen}, {"port", port}, {"metrics_port", metrics ? metrics->port() : 0},
+       {"brokers", config.brokers},
        {"schema_ids", config.schema_ids_path}, {"entities", catalog.entities().size()},
 #ifdef NEXUS_HAVE_REFLECTION
        {"reflection", true},
@@ -108,6 +148,7 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals) {
   const int left = producer->Flush(kFlushTimeoutMs);
   nlohmann::ordered_json stats = Stats(service, *producer);
   stats["unflushed"] = left;
+  metrics.reset();
   producer.reset();
   Log(left == 0 ? LogLevel::kInfo : LogLevel::kError, "stopped", stats);
   return left == 0 ? 0 : 1;

@@ -13,6 +13,8 @@ struct Flag {
 
 const Flag kFlags[] = {
     {"--listen", "NEXUS_INGEST__LISTEN", "HOST:PORT to serve gRPC on (default 0.0.0.0:50051)"},
+    {"--metrics-listen", "NEXUS_INGEST__METRICS_LISTEN",
+     "HOST:PORT of the Prometheus /metrics endpoint, or none (default 127.0.0.1:9464)"},
     {"--brokers", "NEXUS_KAFKA__BOOTSTRAP_SERVERS", "Kafka brokers HOST:PORT[,...] (default 127.0.0.1:9092)"},
     {"--schema-ids", "NEXUS_INGEST__SCHEMA_IDS", "JSON file from `nexus schemas sync --ids-out` (required)"},
     {"--client-id", "NEXUS_INGEST__CLIENT_ID", "Kafka client.id (default keystone-nexus-ingest)"},
@@ -26,6 +28,10 @@ const Flag kFlags[] = {
     {"--max-message-bytes", "NEXUS_INGEST__MAX_MESSAGE_BYTES", "largest gRPC request message (default 64 MiB)"},
     {"--queue-full-timeout-ms", "NEXUS_INGEST__QUEUE_FULL_TIMEOUT_MS",
      "how long an event waits for room in a full producer queue before RESOURCE_EXHAUSTED (default 2000)"},
+    {"--max-stream-rejections", "NEXUS_INGEST__MAX_STREAM_REJECTIONS",
+     "rejected events a stream may collect before the server stops reading it and answers (default 10000)"},
+    {"--build-threads", "NEXUS_INGEST__BUILD_THREADS",
+     "threads that validate and encode stream messages ahead of producing them; 0: the stream's own (default 2)"},
     {"--shutdown-grace-s", "NEXUS_INGEST__SHUTDOWN_GRACE_S", "seconds in-flight calls get at shutdown (default 30)"},
     {"--log-level", "NEXUS_INGEST__LOG_LEVEL", "debug, info, warn or error (default info)"},
 };
@@ -72,6 +78,9 @@ void Apply(Config* c, const std::string& flag, const std::string& value) {
   if (flag == "--listen") {
     CheckHostPorts(flag, value);
     c->listen = value;
+  } else if (flag == "--metrics-listen") {
+    if (value != "none") CheckHostPorts(flag, value);
+    c->metrics_listen = value;
   } else if (flag == "--brokers") {
     CheckHostPorts(flag, value);
     c->brokers = value;
@@ -100,6 +109,10 @@ void Apply(Config* c, const std::string& flag, const std::string& value) {
     c->max_message_bytes = ParseInt(flag, value, 1024, 1 << 30);
   } else if (flag == "--queue-full-timeout-ms") {
     c->queue_full_timeout_ms = ParseInt(flag, value, 0, 600000);
+  } else if (flag == "--max-stream-rejections") {
+    c->max_stream_rejections = ParseInt(flag, value, 1, 10000000);
+  } else if (flag == "--build-threads") {
+    c->build_threads = ParseInt(flag, value, 0, 64);
   } else if (flag == "--shutdown-grace-s") {
     c->shutdown_grace_s = ParseInt(flag, value, 0, 3600);
   } else if (flag == "--log-level") {

@@ -21,6 +21,7 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 
 struct Config {
   std::string listen = "0.0.0.0:50051";
+  std::string metrics_listen = "127.0.0.1:9464";  // "none": no metrics endpoint
   std::string brokers = "127.0.0.1:9092";
   std::string schema_ids_path;
   std::string client_id = "keystone-nexus-ingest";
@@ -34,6 +35,8 @@ struct Config {
   int max_batch_events = 10000;
   int max_message_bytes = 64 * 1024 * 1024;
   int queue_full_timeout_ms = 2000;
+  int max_stream_rejections = 10000;
+  int build_threads = 2;
   int shutdown_grace_s = 30;
   std::string log_level = "info";
   bool help = false;

@@ -6,39 +6,6 @@
 
 namespace nexus {
 
-DeliverySlot* DeliveryTracker::Add(uint32_t index) {
-  DeliverySlot& slot = slots_.emplace_back();
-  slot.tracker = this;
-  slot.index = index;
-  slot.queued = true;
-  outstanding_.fetch_add(1, std::memory_order_relaxed);
-  return &slot;
-}
-
-void DeliveryTracker::Cancel(DeliverySlot* slot) {
-  slot->queued = false;
-  outstanding_.fetch_sub(1, std::memory_order_relaxed);  // the call's own hold keeps it above zero
-}
-
-void DeliveryTracker::Complete(DeliverySlot* slot, rd_kafka_resp_err_t err, int32_t partition, int64_t offset) {
-  slot->err = err;
-  slot->partition = partition;
-  slot->offset = offset;
-  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    // The last report after Wait() began: wake it under the lock, so the tracker
-    // cannot be destroyed before this thread is done with it.
-    std::lock_guard<std::mutex> lock(mutex_);
-    done_ = true;
-    done_cv_.notify_all();
-  }
-}
-
-void DeliveryTracker::Wait() {
-  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) == 1) return;  // nothing in flight
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [this] { return done_; });
-}
-
 KafkaProducer::KafkaProducer(const KafkaProperties& properties, const Catalog& catalog) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
@@ -108,7 +75,7 @@ void KafkaProducer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, v
     self->counters_.delivered.fetch_add(1, std::memory_order_relaxed);
   }
   auto* slot = static_cast<DeliverySlot*>(message->_private);
-  if (slot != nullptr) slot->tracker->Complete(slot, message->err, message->partition, message->offset);
+  if (slot != nullptr) DeliveryBatch::Complete(slot, message->err, message->partition, message->offset);
 }
 
 void KafkaProducer::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {

@@ -1,14 +1,9 @@
-// The Kafka side: a librdkafka (C API) idempotent producer, a thread that serves its
-// delivery reports, and DeliveryTracker, which lets a gRPC call wait until every
-// event it queued has its delivery report (the ack to the client comes after that).
+// The Kafka side: a librdkafka (C API) idempotent producer and a thread that serves
+// its delivery reports into the DeliverySlot each message carries (delivery.h).
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,52 +12,10 @@
 
 #include "catalog.h"
 #include "config.h"
+#include "delivery.h"
 #include "record_builder.h"
 
 namespace nexus {
-
-class DeliveryTracker;
-
-// One queued message; its address is the message's librdkafka opaque. Written by the
-// delivery report, read by the call after DeliveryTracker::Wait().
-struct DeliverySlot {
-  DeliveryTracker* tracker = nullptr;
-  uint32_t index = 0;  // the event's index in its call
-  const EntityPlan* entity = nullptr;
-  bool queued = false;
-  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  int32_t partition = -1;
-  int64_t offset = -1;
-};
-
-// The messages of one gRPC call. Not copyable; must outlive its delivery reports,
-// which Wait() guarantees.
-class DeliveryTracker {
- public:
-  DeliveryTracker() = default;
-  DeliveryTracker(const DeliveryTracker&) = delete;
-  DeliveryTracker& operator=(const DeliveryTracker&) = delete;
-
-  // A slot for the event at `index`, counted as outstanding until Complete or Cancel.
-  DeliverySlot* Add(uint32_t index);
-  // The produce call failed: the slot will get no delivery report.
-  void Cancel(DeliverySlot* slot);
-  // The delivery report arrived (called on the producer's poll thread).
-  void Complete(DeliverySlot* slot, rd_kafka_resp_err_t err, int32_t partition, int64_t offset);
-  // Blocks until every queued slot has its delivery report. Call once, after the last Add.
-  void Wait();
-
-  const std::deque<DeliverySlot>& slots() const { return slots_; }
-
- private:
-  // Queued messages without a report, plus one held by the call until Wait(): so the
-  // count reaches zero exactly once, after the call has stopped adding.
-  std::atomic<int64_t> outstanding_{1};
-  std::mutex mutex_;
-  std::condition_variable done_cv_;
-  bool done_ = false;
-  std::deque<DeliverySlot> slots_;  // a deque: slots keep their address as it grows
-};
 
 struct ProducerCounters {
   std::atomic<uint64_t> delivered{0};

@@ -23,7 +23,8 @@ std::string RecordBuilder::Build(const keystone::olist::v1::Event& event, KafkaR
   std::string reason = CheckRecord(entity, record);
   if (!reason.empty()) return reason;
   out->entity = &entity;
-  out->key = RecordKey(entity, record);
+  out->key.clear();
+  AppendRecordKey(entity, record, &out->key);
   out->value.clear();
   out->value.reserve(kGlueHeaderSize + 64 * entity.fields.size());
   AppendGlueHeader(schema_ids_[entity.index], &out->value);

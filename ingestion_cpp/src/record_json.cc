@@ -114,20 +114,24 @@ void AppendRecordJson(const EntityPlan& entity, const pb::Message& record, std::
   out->push_back('}');
 }
 
-std::string RecordKey(const EntityPlan& entity, const pb::Message& record) {
+void AppendRecordKey(const EntityPlan& entity, const pb::Message& record, std::string* out) {
   const pb::Reflection* refl = record.GetReflection();
-  std::string key;
   std::string scratch;
   for (size_t i = 0; i < entity.key_fields.size(); ++i) {
-    if (i > 0) key.push_back('|');
+    if (i > 0) out->push_back('|');
     const FieldPlan& field = entity.fields[entity.key_fields[i]];
     const pb::FieldDescriptor* fd = field.descriptor;
     if (fd->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
-      key.append(refl->GetStringReference(record, fd, &scratch));
+      out->append(refl->GetStringReference(record, fd, &scratch));
     } else {
-      AppendValue(field, record, &scratch, &key);
+      AppendValue(field, record, &scratch, out);
     }
   }
+}
+
+std::string RecordKey(const EntityPlan& entity, const pb::Message& record) {
+  std::string key;
+  AppendRecordKey(entity, record, &key);
   return key;
 }
 

@@ -21,6 +21,8 @@ void AppendRecordJson(const EntityPlan& entity, const google::protobuf::Message&
 
 // The Kafka key: the key fields' values joined with '|'.
 std::string RecordKey(const EntityPlan& entity, const google::protobuf::Message& record);
+// The same, appended to `out` (the hot path reuses its buffer).
+void AppendRecordKey(const EntityPlan& entity, const google::protobuf::Message& record, std::string* out);
 
 // A JSON string literal (quoted, escaped; UTF-8 passes through unchanged).
 void AppendJsonString(std::string_view value, std::string* out);

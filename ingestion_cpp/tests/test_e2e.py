@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVER = ROOT / "ingestion_cpp" / "build" / "olist_ingestion_enterprise"
 PARTITIONS = 3
 MAX_BATCH_EVENTS = 1000
+MAX_STREAM_REJECTIONS = 20
 
 
 def md5(text: str) -> str:
@@ -144,6 +146,7 @@ class Server:
             raise RuntimeError(f"server did not start: {self.logs}")
         serving = next(line for line in self.logs if line.get("event") == "serving")
         self.address = f"127.0.0.1:{serving['port']}"
+        self.metrics_port = serving["metrics_port"]
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -179,6 +182,10 @@ def server(broker: str, schema_ids: tuple[Path, dict[str, str]]) -> Iterator[Ser
             str(schema_ids[0]),
             "--max-batch-events",
             str(MAX_BATCH_EVENTS),
+            "--max-stream-rejections",
+            str(MAX_STREAM_REJECTIONS),
+            "--metrics-listen",
+            "127.0.0.1:0",
             "-X",
             "linger.ms=2",
         ]
@@ -223,20 +230,28 @@ def consume(bootstrap: str, topics: list[str], event_ids: set[str], timeout: flo
 
 
 def check_in_kafka(
-    bootstrap: str, ids: dict[str, str], sent: dict[str, olist_pb2.Event], results: Any
+    bootstrap: str,
+    ids: dict[str, str],
+    sent: dict[str, olist_pb2.Event],
+    accepted_ids: set[str],
+    positions: dict[str, Any] | None = None,
 ) -> None:
-    accepted = {r.event_id: r for r in results if r.accepted}
-    messages = consume(bootstrap, sorted({r.topic for r in accepted.values()}), set(accepted))
+    """Every accepted event is in Kafka exactly once, framed and keyed as keystone_nexus.events
+    does, at the (topic, partition, offset) its answer gave when `positions` has it."""
+    topics = sorted({contracts.entity_for_enum(sent[i].entity).topic for i in accepted_ids})
+    messages = consume(bootstrap, topics, set(accepted_ids))
     by_id: dict[str, list[Any]] = {}
     for msg in messages:
         by_id.setdefault(dict(msg.headers())["event_id"].decode(), []).append(msg)
-    assert set(by_id) == set(accepted), "every accepted event is in Kafka"
+    assert set(by_id) == set(accepted_ids), "every accepted event is in Kafka"
     for event_id, msgs in by_id.items():
         assert len(msgs) == 1, f"{event_id} appears {len(msgs)} times"
-        msg, result = msgs[0], accepted[event_id]
+        msg = msgs[0]
         event = sent[event_id]
         entity = contracts.entity_for_enum(event.entity)
-        assert (msg.topic(), msg.partition(), msg.offset()) == (result.topic, result.partition, result.offset)
+        if positions is not None:
+            at = positions[event_id]
+            assert (msg.topic(), msg.partition(), msg.offset()) == (at.topic, at.partition, at.offset)
         assert msg.topic() == entity.topic
         value = msg.value()
         assert value[0] == 3 and value[1] == 0
@@ -253,6 +268,24 @@ def check_in_kafka(
         headers = dict(msg.headers())
         assert headers["source"] == event.source.encode()
         assert headers["entity"] == entity.name.encode()
+
+
+def scrape(server: Server) -> dict[str, float]:
+    """The server's /metrics as {"name{labels}": value}."""
+    with socket.create_connection(("127.0.0.1", server.metrics_port), timeout=5) as conn:
+        conn.sendall(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.decode().partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 200 OK"), head
+    assert "text/plain; version=0.0.4" in head
+    samples = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
 
 
 # ------------------------------------------------------------------------ tests
@@ -282,20 +315,73 @@ def test_publish_batch_answers_every_event(
         assert not result.accepted
         assert result.reason.startswith(expected), result.reason
         assert result.event_id == event.event_id
-    check_in_kafka(broker, schema_ids[1], {e.event_id: e for e in good}, response.results)
+    accepted = {r.event_id: r for r in response.results if r.accepted}
+    check_in_kafka(broker, schema_ids[1], {e.event_id: e for e in good}, set(accepted), accepted)
 
 
-def test_publish_stream_indexes_across_the_stream(
+def test_publish_stream_answers_its_rejections_indexed_across_the_stream(
     stub: ingestion_pb2_grpc.IngestionServiceStub, broker: str, schema_ids: tuple[Path, dict[str, str]]
 ) -> None:
     batches = [[order_item(100 * b + i) for i in range(50)] for b in range(5)]
     batches[2][7] = order_item(999, order_item_id=0)
+    batches[4][49] = order_item(998, seller_id="x")
     response = stub.PublishStream(iter(ingestion_pb2.PublishRequest(events=b) for b in batches), timeout=60)
-    assert [r.index for r in response.results] == list(range(250))
-    assert (response.accepted, response.rejected) == (249, 1)
-    assert response.results[107].reason == "order_item_id: 0 is less than the minimum 1"
+    assert (response.accepted, response.rejected) == (248, 2)
+    assert [(r.index, r.accepted) for r in response.results] == [(107, False), (249, False)]
+    assert response.results[0].reason == "order_item_id: 0 is less than the minimum 1"
+    assert response.results[0].event_id == batches[2][7].event_id
+    assert response.results[1].reason.startswith("seller_id: must be an md5_id")
     sent = {e.event_id: e for b in batches for e in b}
-    check_in_kafka(broker, schema_ids[1], sent, response.results)
+    rejected = {r.event_id for r in response.results}
+    check_in_kafka(broker, schema_ids[1], sent, set(sent) - rejected)
+
+
+def test_a_stream_with_too_many_rejections_is_answered_early(
+    stub: ingestion_pb2_grpc.IngestionServiceStub, broker: str, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    # 100 messages of 5 good and 5 bad events: the server stops reading soon after the
+    # 20th rejection and answers for the events it read, which are a prefix of the stream.
+    batches = [
+        [order_item(10 * b + i) for i in range(5)] + [order_item(10 * b + i, price=-1.0) for i in range(5)]
+        for b in range(100)
+    ]
+    response = stub.PublishStream(iter(ingestion_pb2.PublishRequest(events=b) for b in batches), timeout=60)
+    read = response.accepted + response.rejected
+    assert MAX_STREAM_REJECTIONS <= response.rejected < 100
+    assert read % 10 == 0 and read < 1000
+    assert response.accepted == response.rejected
+    assert [r.index for r in response.results] == [i for i in range(read) if i % 10 >= 5]
+    assert all(r.reason == "price: -1 is less than the minimum 0" for r in response.results)
+    sent = [e for b in batches for e in b]
+    written = {e.event_id for e in sent[:read]} - {r.event_id for r in response.results}
+    not_read = {e.event_id for e in sent[read:] if e.order_item.price >= 0}
+    check_in_kafka(broker, schema_ids[1], {e.event_id: e for e in sent}, written)
+    assert not consume(broker, ["olist.order_items.v1"], not_read, timeout=2.0), "unread events were written"
+
+
+def test_metrics_endpoint_counts_what_was_answered(
+    server: Server, stub: ingestion_pb2_grpc.IngestionServiceStub
+) -> None:
+    before = scrape(server)
+    events = [order_item(i) for i in range(30)] + [order_item(31, price=-1.0), order_item(32, order_id="x")]
+    response = stub.Publish(ingestion_pb2.PublishRequest(events=events), timeout=30)
+    assert (response.accepted, response.rejected) == (30, 2)
+    after = scrape(server)
+
+    def delta(name: str) -> float:
+        return after[name] - before.get(name, 0.0)
+
+    assert delta("nexus_ingest_events_accepted_total") == 30
+    assert delta('nexus_ingest_events_rejected_total{reason="invalid"}') == 2
+    assert delta("nexus_ingest_kafka_produced_total") == 30
+    assert delta('nexus_ingest_calls_total{method="Publish"}') == 1
+    assert delta('nexus_ingest_request_duration_seconds_count{method="Publish"}') == 1
+    assert (
+        after['nexus_ingest_request_duration_seconds_bucket{method="Publish",le="+Inf"}']
+        == after['nexus_ingest_request_duration_seconds_count{method="Publish"}']
+    )
+    assert after["nexus_ingest_kafka_delivery_errors_total"] == 0
+    assert after["nexus_ingest_kafka_queue_messages"] >= 0
 
 
 def test_oversize_batch_is_refused_and_the_server_keeps_serving(
@@ -348,7 +434,18 @@ def test_logs_the_librdkafka_version_and_stops_cleanly(
 ) -> None:
     if not SERVER.exists():
         pytest.skip(f"{SERVER} is not built; run `make cpp`")
-    srv = Server(["--listen", "127.0.0.1:0", "--brokers", broker, "--schema-ids", str(schema_ids[0])])
+    srv = Server(
+        [
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+            "--brokers",
+            broker,
+            "--schema-ids",
+            str(schema_ids[0]),
+        ]
+    )
     with grpc.insecure_channel(srv.address) as channel:
         response = ingestion_pb2_grpc.IngestionServiceStub(channel).Publish(
             ingestion_pb2.PublishRequest(events=[order_item(7)]), timeout=30
