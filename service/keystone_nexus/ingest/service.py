@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ import grpc
 from confluent_kafka import KafkaException
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
+from keystone_nexus.events import KafkaEvent
 from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.producer import AsyncProducer, DeliveryTracker
 
@@ -92,35 +93,43 @@ class _Call:
             self._reject(event, reason)
             self.invalid += 1
 
-    async def add(self, event: olist_pb2.Event) -> None:
-        if self.exhausted:
-            self._reject(event, EXHAUSTED_REASON)
-            self.queue_full += 1
-            return
-        built = self._service.builder.build(event)
-        if isinstance(built, str):
-            self._reject(event, built)
-            self.invalid += 1
-            return
-        index = len(self.results)
-        producer = self._service.producer
-        try:
-            queued = producer.try_send(built, index, self._tracker)
+    async def add_all(self, events: Iterable[olist_pb2.Event]) -> None:
+        """Check, build and queue each event; awaits only while the producer queue is full."""
+        producer, builder = self._service.producer, self._service.builder
+        for event in events:
+            if self.exhausted:
+                self._reject(event, EXHAUSTED_REASON)
+                self.queue_full += 1
+                continue
+            built = builder.build(event)
+            if isinstance(built, str):
+                self._reject(event, built)
+                self.invalid += 1
+                continue
+            index = len(self.results)
+            try:
+                queued = producer.try_send(built, index, self._tracker)
+                if not queued:
+                    queued = await self._wait_for_room(built, index)
+            except KafkaException as exc:
+                self._reject(event, f"not queued: {exc.args[0] if exc.args else exc}; retry")
+                self.delivery_failed += 1
+                continue
             if not queued:
-                deadline = time.monotonic() + self._service.limits.queue_full_timeout_s
-                while not queued and time.monotonic() < deadline:
-                    await asyncio.sleep(0.002)
-                    queued = producer.try_send(built, index, self._tracker)
-        except KafkaException as exc:
-            self._reject(event, f"not queued: {exc.args[0] if exc.args else exc}; retry")
-            self.delivery_failed += 1
-            return
-        if not queued:
-            self.exhausted = True
-            self._reject(event, EXHAUSTED_REASON)
-            self.queue_full += 1
-            return
-        self.results.append(ingestion_pb2.EventResult(index=index, event_id=event.event_id))
+                self.exhausted = True
+                self._reject(event, EXHAUSTED_REASON)
+                self.queue_full += 1
+                continue
+            self.results.append(ingestion_pb2.EventResult(index=index, event_id=event.event_id))
+
+    async def _wait_for_room(self, built: KafkaEvent, index: int) -> bool:
+        """Retry a record refused by a full queue for up to queue_full_timeout_s."""
+        deadline = time.monotonic() + self._service.limits.queue_full_timeout_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+            if self._service.producer.try_send(built, index, self._tracker):
+                return True
+        return False
 
     async def finish(self, method: str) -> ingestion_pb2.PublishResponse:
         """Wait for the delivery reports; fill in the accepted events and the counts."""
@@ -177,8 +186,7 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
                 batch_over_limit(len(request.events), self.limits.max_batch_events, stream=False),
             )
         call = _Call(self)
-        for event in request.events:
-            await call.add(event)
+        await call.add_all(request.events)
         response = await call.finish("Publish")
         await self._exhausted(call, response, context)
         return response
@@ -200,8 +208,7 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
                     reason = batch_over_limit(len(request.events), self.limits.max_batch_events, stream=True)
                     call.reject_all(request.events, reason)
                     continue
-                for event in request.events:
-                    await call.add(event)
+                await call.add_all(request.events)
             await asyncio.sleep(STREAM_END_WAIT_S)
             response = await call.finish("PublishStream")
         except asyncio.CancelledError:
