@@ -44,6 +44,7 @@ class DeliveryTracker:
         self._queued = 0
         self._sealed = False
         self.deliveries: list[Delivery] = []
+        self._topics: dict[str, str] = {}
 
     def queued(self) -> None:
         with self._lock:
@@ -51,10 +52,11 @@ class DeliveryTracker:
 
     def report(self, index: int, err: KafkaError | None, msg: Message) -> None:
         """The delivery callback (on the poll thread)."""
+        topic = self._topics.setdefault(msg.topic() or "", msg.topic() or "")  # one str per topic
         if err is None:
-            delivery = Delivery(index, "", msg.topic() or "", msg.partition() or 0, msg.offset() or 0)
+            delivery = Delivery(index, "", topic, msg.partition() or 0, msg.offset() or 0)
         else:
-            delivery = Delivery(index, str(err), msg.topic() or "", -1, -1)
+            delivery = Delivery(index, str(err), topic, -1, -1)
         with self._lock:
             self.deliveries.append(delivery)
             complete = self._sealed and len(self.deliveries) == self._queued

@@ -77,16 +77,17 @@ class _Call:
     def __init__(self, service: IngestionService) -> None:
         self._service = service
         self._tracker = DeliveryTracker(asyncio.get_running_loop())
-        self.results: list[ingestion_pb2.EventResult] = []
+        # Results are added straight to the answer (kept in protobuf's arena, not as
+        # Python objects: a stream of a million events answers a million results).
+        self.response = ingestion_pb2.PublishResponse()
+        self.results = self.response.results
         self.exhausted = False
         self.invalid = 0
         self.queue_full = 0
         self.delivery_failed = 0
 
     def _reject(self, event: olist_pb2.Event, reason: str) -> None:
-        self.results.append(
-            ingestion_pb2.EventResult(index=len(self.results), event_id=event.event_id, reason=reason)
-        )
+        self.results.add(index=len(self.results), event_id=event.event_id, reason=reason)
 
     def reject_all(self, events: Any, reason: str) -> None:
         for event in events:
@@ -120,7 +121,7 @@ class _Call:
                 self._reject(event, EXHAUSTED_REASON)
                 self.queue_full += 1
                 continue
-            self.results.append(ingestion_pb2.EventResult(index=index, event_id=event.event_id))
+            self.results.add(index=index, event_id=event.event_id)
 
     async def _wait_for_room(self, built: KafkaEvent, index: int) -> bool:
         """Retry a record refused by a full queue for up to queue_full_timeout_s."""
@@ -166,7 +167,8 @@ class _Call:
                     "first_reason": first,
                 },
             )
-        return ingestion_pb2.PublishResponse(results=self.results, accepted=accepted, rejected=rejected)
+        self.response.accepted, self.response.rejected = accepted, rejected
+        return self.response
 
 
 class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
