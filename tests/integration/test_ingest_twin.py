@@ -36,7 +36,7 @@ from keystone_nexus.ingest.client import IngestClient, record_event
 from keystone_nexus.ingest.service import EXHAUSTED_REASON
 from keystone_nexus.olist.generate import generate
 from keystone_nexus.olist.reader import Row, dataset_file, read
-from tests.integration.conftest import INTEGRATION_PARTITIONS
+from tests.integration.conftest import INTEGRATION_PARTITIONS, free_port
 from tests.integration.ingestkit import (
     CPP_SERVER,
     NEXUS,
@@ -426,3 +426,25 @@ def test_replay_via_reports_rejected_rows_with_file_and_line(
     assert re.search(r"^total\s+5\s+4\s+1\b", done.stdout, re.M), done.stdout
     assert f"{spec.csv_file}:3: order_status: must be one of" in done.stderr
     assert '"line":3' in rejects.read_text()
+
+
+def test_serve_takes_its_settings_from_the_environment(
+    stack: StackInfo, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "NEXUS_INGEST__LISTEN": f"127.0.0.1:{port}",
+        "NEXUS_INGEST__SCHEMA_IDS": str(schema_ids[0]),
+        "NEXUS_INGEST__MAX_BATCH_EVENTS": "5",
+        "NEXUS_KAFKA__BOOTSTRAP_SERVERS": stack.bootstrap_servers,
+    }
+    server = ServerProcess([*NEXUS, "ingest", "serve"], env=env)
+    try:
+        assert server.address == f"127.0.0.1:{port}"
+        with IngestClient(server.url) as c:
+            assert c.publish([order_item(i) for i in range(5)]).accepted == 5
+            with pytest.raises(IngestError, match="over the limit of 5"):
+                c.publish([order_item(i) for i in range(6)])
+    finally:
+        assert server.stop() == 0
