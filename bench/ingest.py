@@ -10,7 +10,8 @@ server, as its own process: start it, stream the requests round-robin (PublishSt
 batches of 500) until --events were sent, and time from the first request to the
 server's answer, which comes after every event's delivery report: end to end into the
 broker. For each: events/s, the server's CPU seconds (user+sys) over the stream and its
-peak RSS (VmHWM), the broker's and the client's CPU seconds. The C++ server's floor,
+peak RSS (VmHWM), the broker's and the client's CPU seconds; the load average before
+the run says how busy the (possibly shared) machine was. The C++ server's floor,
 100k events/s, is reported as met or missed; nothing about time is asserted.
 
 The C++ server is ingestion_cpp/build/olist_ingestion_enterprise (built with
@@ -198,6 +199,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
         batches = requests(args.seed)
         proto_bytes = sum(len(b) for b in batches) / (len(batches) * BATCH)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"load average before: {load} ({os.cpu_count()} CPUs; a busy machine disturbs the figures)")
         print(
             f"{args.events:,} order-item events per server, batches of {BATCH}, {args.streams} stream(s), "
             f"{args.partitions} partitions, {proto_bytes:.0f} protobuf bytes per event",
