@@ -6,9 +6,11 @@
         for r in result.rejections():
             print(r.index, r.event_id, r.reason)
 
-Every call returns one result per event, in order (for a stream, indexed across the
-whole stream). A call refused as a whole raises IngestError (`retriable` says whether
-sending it again later can help).
+`publish` returns one result per event, in order. `publish_stream` returns the counts and
+one result per rejected event, indexed across the whole stream (an event not listed was
+accepted); a server may answer a stream early, for its first `accepted + rejected`
+events (`covered`), and the rest is to be sent again. A call refused as a whole raises
+IngestError (`retriable` says whether sending it again later can help).
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class PublishResult:
     def of(cls, response: ingestion_pb2.PublishResponse) -> PublishResult:
         return cls(response.accepted, response.rejected, response.results)
 
+    @property
+    def covered(self) -> int:
+        """How many of the events sent (from the first) the answer covers."""
+        return self.accepted + self.rejected
+
     def rejections(self) -> list[ingestion_pb2.EventResult]:
         return [r for r in self.results if not r.accepted]
 
@@ -97,7 +104,8 @@ class IngestClient:
         return PublishResult.of(response)
 
     def publish_stream(self, batches: Iterable[Sequence[olist_pb2.Event]]) -> PublishResult:
-        """Publish a stream of batches in one call; answered once at its end."""
+        """Publish a stream of batches in one call; answered once at its end, with the
+        rejected events' results only."""
 
         def requests() -> Iterator[ingestion_pb2.PublishRequest]:
             for batch in batches:

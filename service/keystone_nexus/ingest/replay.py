@@ -74,15 +74,21 @@ class _Sender:
         self, spec: EntitySpec, file_name: str, rows: Sequence[Row], events: list[olist_pb2.Event]
     ) -> None:
         """One call (unary, or a stream of batches) for these rows; its answers counted."""
-        batches = [events[i : i + self.batch] for i in range(0, len(events), self.batch)]
-        result = self._call(batches)
-        self.report.sent[spec.name] += len(events)
-        self.report.accepted[spec.name] += result.accepted
-        for rejection in result.rejections():
-            row = rows[rejection.index]
-            raw = orjson.dumps(row.record).decode()
-            self.reject(spec, RowError(file_name, row.line, rejection.reason, raw))
-        self.bar.update(len(events))
+        done = 0
+        while done < len(events):
+            rest = events[done:]
+            batches = [rest[i : i + self.batch] for i in range(0, len(rest), self.batch)]
+            result = self._call(batches)
+            if result.covered == 0 or result.covered > len(rest):
+                raise IngestError(f"the server answered for {result.covered} of {len(rest)} events")
+            self.report.sent[spec.name] += result.covered
+            self.report.accepted[spec.name] += result.accepted
+            for rejection in result.rejections():
+                row = rows[done + rejection.index]
+                raw = orjson.dumps(row.record).decode()
+                self.reject(spec, RowError(file_name, row.line, rejection.reason, raw))
+            self.bar.update(result.covered)
+            done += result.covered  # a stream answered early: send the rest again
 
     def _call(self, batches: list[list[olist_pb2.Event]]) -> PublishResult:
         for attempt in range(RETRIES):

@@ -11,7 +11,10 @@ Backpressure: when librdkafka's queue is full an event waits up to
 RESOURCE_EXHAUSTED (safe to retry whole). A waiting stream stops reading, which slows
 its client through HTTP/2 flow control. A unary batch over `max_batch_events` is refused
 with INVALID_ARGUMENT; in a stream such a message's events are rejected and the stream
-goes on. The same behaviour as the C++ server.
+goes on. A Publish answer has one result per event; a PublishStream answer has the
+counts and one result per *rejected* event (index across the stream), so it follows the
+rejections, not the length of the stream (ingestion.proto). The same behaviour as the
+C++ server.
 """
 
 from __future__ import annotations
@@ -132,8 +135,9 @@ class _Call:
                 return True
         return False
 
-    async def finish(self, method: str) -> ingestion_pb2.PublishResponse:
-        """Wait for the delivery reports; fill in the accepted events and the counts."""
+    async def finish(self, method: str, *, rejections_only: bool = False) -> ingestion_pb2.PublishResponse:
+        """Wait for the delivery reports; the answer with the counts and the results (every
+        event's, or with `rejections_only` the rejected events' only)."""
         accepted = 0
         for delivery in await self._tracker.wait():
             result = self.results[delivery.index]
@@ -167,6 +171,10 @@ class _Call:
                     "first_reason": first,
                 },
             )
+        if rejections_only:
+            answer = ingestion_pb2.PublishResponse(accepted=accepted, rejected=rejected)
+            answer.results.extend(r for r in self.results if not r.accepted)
+            return answer
         self.response.accepted, self.response.rejected = accepted, rejected
         return self.response
 
@@ -212,7 +220,7 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
                     continue
                 await call.add_all(request.events)
             await asyncio.sleep(STREAM_END_WAIT_S)
-            response = await call.finish("PublishStream")
+            response = await call.finish("PublishStream", rejections_only=True)
         except asyncio.CancelledError:
             self._cancelled(call, messages)
             raise
