@@ -7,7 +7,10 @@
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <sstream>
+#include <stdexcept>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,6 +87,26 @@ std::vector<nexus::MetricFamily> CollectMetrics(const nexus::IngestionServiceImp
   };
 }
 
+std::string ReadFile(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(std::string("cannot read ") + what + " " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Plaintext, TLS (--tls-cert/--tls-key) or mutual TLS (also --tls-client-ca).
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const nexus::Config& config) {
+  if (config.tls_cert.empty()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(config.tls_client_ca.empty()
+                                                ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                                : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  options.pem_key_cert_pairs.push_back(
+      {ReadFile(config.tls_key, "--tls-key"), ReadFile(config.tls_cert, "--tls-cert")});
+  if (!config.tls_client_ca.empty()) options.pem_root_certs = ReadFile(config.tls_client_ca, "--tls-client-ca");
+  return grpc::SslServerCredentials(options);
+}
+
 int Run(const nexus::Config& config, const sigset_t& stop_signals) {
   const nexus::Catalog catalog = nexus::Catalog::FromDescriptors();
   const std::vector<nexus::Uuid> schema_ids =
@@ -107,7 +130,7 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals) {
 #endif
   grpc::ServerBuilder server_builder;
   int port = 0;
-  server_builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(), &port);
+  server_builder.AddListeningPort(config.listen, ServerCredentials(config), &port);
   server_builder.SetMaxReceiveMessageSize(config.max_message_bytes);
   server_builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = server_builder.BuildAndStart();
@@ -120,6 +143,7 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals) {
   health->SetServingStatus(true);
   Log(LogLevel::kInfo, "serving",
       {{"listen", config.listen}, {"port", port}, {"metrics_port", metrics ? metrics->port() : 0},
+       {"tls", config.tls_cert.empty() ? "off" : config.tls_client_ca.empty() ? "tls" : "mutual"},
        {"brokers", config.brokers},
        {"schema_ids", config.schema_ids_path}, {"entities", catalog.entities().size()},
 #ifdef NEXUS_HAVE_REFLECTION

@@ -15,6 +15,10 @@ const Flag kFlags[] = {
     {"--listen", "NEXUS_INGEST__LISTEN", "HOST:PORT to serve gRPC on (default 0.0.0.0:50051)"},
     {"--metrics-listen", "NEXUS_INGEST__METRICS_LISTEN",
      "HOST:PORT of the Prometheus /metrics endpoint, or none (default 127.0.0.1:9464)"},
+    {"--tls-cert", "NEXUS_INGEST__TLS_CERT", "PEM certificate (chain) for TLS on the gRPC listener"},
+    {"--tls-key", "NEXUS_INGEST__TLS_KEY", "PEM private key of --tls-cert"},
+    {"--tls-client-ca", "NEXUS_INGEST__TLS_CLIENT_CA",
+     "PEM CA bundle; clients must present a certificate it signed (mutual TLS; needs --tls-cert)"},
     {"--brokers", "NEXUS_KAFKA__BOOTSTRAP_SERVERS", "Kafka brokers HOST:PORT[,...] (default 127.0.0.1:9092)"},
     {"--schema-ids", "NEXUS_INGEST__SCHEMA_IDS", "JSON file from `nexus schemas sync --ids-out` (required)"},
     {"--client-id", "NEXUS_INGEST__CLIENT_ID", "Kafka client.id (default keystone-nexus-ingest)"},
@@ -81,6 +85,12 @@ void Apply(Config* c, const std::string& flag, const std::string& value) {
   } else if (flag == "--metrics-listen") {
     if (value != "none") CheckHostPorts(flag, value);
     c->metrics_listen = value;
+  } else if (flag == "--tls-cert") {
+    c->tls_cert = value;
+  } else if (flag == "--tls-key") {
+    c->tls_key = value;
+  } else if (flag == "--tls-client-ca") {
+    c->tls_client_ca = value;
   } else if (flag == "--brokers") {
     CheckHostPorts(flag, value);
     c->brokers = value;
@@ -180,6 +190,12 @@ Config ParseConfig(const std::vector<std::string>& args, const Getenv& getenv) {
       value = args[++i];
     }
     Apply(&config, name, value);
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    throw ConfigError("--tls-cert and --tls-key go together: give both for TLS, or neither for plaintext");
+  }
+  if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
+    throw ConfigError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)");
   }
   if (config.schema_ids_path.empty() && !config.help && !config.version) {
     throw ConfigError(

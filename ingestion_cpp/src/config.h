@@ -22,6 +22,9 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 struct Config {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "127.0.0.1:9464";  // "none": no metrics endpoint
+  std::string tls_cert;       // PEM certificate chain of the gRPC listener; empty: plaintext
+  std::string tls_key;        // its PEM private key
+  std::string tls_client_ca;  // PEM CA bundle: require and verify client certificates (mTLS)
   std::string brokers = "127.0.0.1:9092";
   std::string schema_ids_path;
   std::string client_id = "keystone-nexus-ingest";

@@ -241,6 +241,10 @@ class StreamMessage {
 
 // Messages of one stream handed to the BuildPool ahead of the one being queued.
 constexpr size_t kBuildAhead = 2;
+// Events of one stream queued without their delivery reports yet; past this the stream
+// waits (serving reports) before it queues more, so its memory stays bounded (~250
+// bytes of parsed request and ~500 of built record per event) however far Kafka lags.
+constexpr uint32_t kMaxStreamEventsInFlight = 50000;
 
 }  // namespace
 
@@ -261,6 +265,9 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
   uint32_t accepted = 0;
   uint64_t messages = 0;
   bool stopped_early = false;
+  size_t max_in_flight = 0;
+  uint32_t in_flight_events = 0;
+  Clock::duration in_flight_wait{};
 
   auto reject = [&](uint32_t index, const std::string& event_id, const std::string& reason) {
     v1::EventResult* result = results->Add();
@@ -273,6 +280,7 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
     while (!in_flight.empty() && in_flight.front()->delivery.Done()) {
       std::unique_ptr<StreamMessage> done = std::move(in_flight.front());
       in_flight.pop_front();
+      in_flight_events -= static_cast<uint32_t>(done->request().events_size());
       for (const DeliverySlot& slot : done->delivery.slots()) {
         if (!slot.queued) continue;
         if (slot.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -286,9 +294,21 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
       spare.push_back(std::move(done));
     }
   };
+  // Waits until the stream's unanswered events leave room for `events` more.
+  auto wait_for_room = [&](uint32_t events) {
+    reap();
+    if (in_flight_events + events <= kMaxStreamEventsInFlight || in_flight.empty()) return;
+    const auto before = Clock::now();
+    while (in_flight_events + events > kMaxStreamEventsInFlight && !in_flight.empty()) {
+      producer_.Poll(1);
+      reap();
+    }
+    in_flight_wait += Clock::now() - before;
+  };
   // Queues a read message on the producer (its records built by the pool if it has one).
   auto queue = [&](std::unique_ptr<StreamMessage> message) {
     const v1::PublishRequest& request = message->request();
+    wait_for_room(static_cast<uint32_t>(request.events_size()));
     const uint32_t first = message->first_index;
     message->delivery.Reset(&tracker, static_cast<size_t>(request.events_size()));
     const BuiltMessage* built = nullptr;
@@ -304,7 +324,9 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
           reject(first + i, request.events(static_cast<int>(i)).event_id(), reason);
         },
         built);
+    in_flight_events += static_cast<uint32_t>(request.events_size());
     in_flight.push_back(std::move(message));
+    max_in_flight = std::max(max_in_flight, in_flight.size());
     reap();
   };
 
@@ -364,7 +386,8 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
   Log(LogLevel::kDebug, "publish_stream",
       {{"messages", messages}, {"events", next_index}, {"accepted", accepted}, {"stopped_early", stopped_early},
        {"read_wait_ms", ms(reading)}, {"produce_ms", ms(produced - started - reading)},
-       {"build_wait_ms", ms(build_wait)}, {"queue_full_wait_ms", ms(queuer.queue_full_wait)},
+       {"build_wait_ms", ms(build_wait)}, {"max_messages_in_flight", max_in_flight},
+       {"in_flight_wait_ms", ms(in_flight_wait)}, {"queue_full_wait_ms", ms(queuer.queue_full_wait)},
        {"delivery_wait_ms", ms(Clock::now() - produced)}});
   counters_.stream_latency.Observe(Seconds(Clock::now() - started));
   if (context->IsCancelled()) {

@@ -63,6 +63,37 @@ TEST(Config, ErrorsNameTheSetting) {
   EXPECT_NE(message({"--schema-ids", "f", "--compression", "brotli"}).find("expected one of"), std::string::npos);
 }
 
+TEST(Config, TlsNeedsCertAndKeyTogetherAndClientCaNeedsBoth) {
+  auto message = [](std::vector<std::string> args) {
+    try {
+      ParseConfig(args, Env({}));
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message({"--schema-ids", "f", "--tls-cert", "c.pem"}).find("go together"), std::string::npos);
+  EXPECT_NE(message({"--schema-ids", "f", "--tls-client-ca", "ca.pem"}).find("needs --tls-cert"), std::string::npos);
+  const Config c = ParseConfig({"--schema-ids", "f", "--tls-cert", "c.pem", "--tls-client-ca", "ca.pem"},
+                               Env({{"NEXUS_INGEST__TLS_KEY", "k.pem"}}));
+  EXPECT_EQ(c.tls_cert, "c.pem");
+  EXPECT_EQ(c.tls_key, "k.pem");
+  EXPECT_EQ(c.tls_client_ca, "ca.pem");
+}
+
+TEST(Config, StreamAndMetricsSettings) {
+  const Config defaults = ParseConfig({"--schema-ids", "f"}, Env({}));
+  EXPECT_EQ(defaults.metrics_listen, "127.0.0.1:9464");
+  EXPECT_EQ(defaults.max_stream_rejections, 10000);
+  EXPECT_EQ(defaults.build_threads, 2);
+  const Config c = ParseConfig({"--schema-ids", "f", "--metrics-listen", "none", "--build-threads", "0"},
+                               Env({{"NEXUS_INGEST__MAX_STREAM_REJECTIONS", "5"}}));
+  EXPECT_EQ(c.metrics_listen, "none");
+  EXPECT_EQ(c.build_threads, 0);
+  EXPECT_EQ(c.max_stream_rejections, 5);
+  EXPECT_THROW(ParseConfig({"--schema-ids", "f", "--metrics-listen", "9464"}, Env({})), ConfigError);
+}
+
 TEST(Config, HelpNeedsNoSchemaIds) { EXPECT_TRUE(ParseConfig({"--help"}, Env({})).help); }
 
 }  // namespace

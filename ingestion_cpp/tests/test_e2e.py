@@ -459,3 +459,97 @@ def test_logs_the_librdkafka_version_and_stops_cleanly(
     stopped = srv.events("stopped")[0]
     assert stopped["unflushed"] == 0
     assert stopped["events_accepted_total"] == 1
+
+
+def make_pki(tmp: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made by openssl."""
+
+    def run(command: str) -> None:
+        subprocess.run(["openssl", *command.split()], check=True, capture_output=True, cwd=tmp)
+
+    run("req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=nexus-test-ca -keyout ca.key -out ca.pem")
+    (tmp / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for name in ("server", "client"):
+        run(f"req -newkey rsa:2048 -nodes -subj /CN=nexus-{name} -keyout {name}.key -out {name}.csr")
+        run(
+            f"x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2"
+            f" -extfile san.ext -out {name}.pem"
+        )
+    return {name: tmp / name for name in ("ca.pem", "server.pem", "server.key", "client.pem", "client.key")}
+
+
+def test_tls_and_mutual_tls(broker: str, schema_ids: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    pki = make_pki(tmp_path)
+    base = [
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "none",
+        "--brokers",
+        broker,
+        "--schema-ids",
+        str(schema_ids[0]),
+        "--tls-cert",
+        str(pki["server.pem"]),
+        "--tls-key",
+        str(pki["server.key"]),
+    ]
+    ca = pki["ca.pem"].read_bytes()
+    request = ingestion_pb2.PublishRequest(events=[order_item(11)])
+
+    srv = Server(base)
+    try:
+        assert srv.events("serving")[0]["tls"] == "tls"
+        with grpc.secure_channel(srv.address, grpc.ssl_channel_credentials(root_certificates=ca)) as channel:
+            assert ingestion_pb2_grpc.IngestionServiceStub(channel).Publish(request, timeout=30).accepted == 1
+        with grpc.insecure_channel(srv.address) as channel, pytest.raises(grpc.RpcError) as err:
+            ingestion_pb2_grpc.IngestionServiceStub(channel).Publish(request, timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE, "a plaintext client gets no service"
+    finally:
+        assert srv.stop() == 0
+
+    srv = Server([*base, "--tls-client-ca", str(pki["ca.pem"])])
+    try:
+        assert srv.events("serving")[0]["tls"] == "mutual"
+        with_cert = grpc.ssl_channel_credentials(
+            root_certificates=ca,
+            private_key=pki["client.key"].read_bytes(),
+            certificate_chain=pki["client.pem"].read_bytes(),
+        )
+        with grpc.secure_channel(srv.address, with_cert) as channel:
+            assert ingestion_pb2_grpc.IngestionServiceStub(channel).Publish(request, timeout=30).accepted == 1
+        no_cert = grpc.ssl_channel_credentials(root_certificates=ca)
+        with grpc.secure_channel(srv.address, no_cert) as channel, pytest.raises(grpc.RpcError) as err:
+            ingestion_pb2_grpc.IngestionServiceStub(channel).Publish(request, timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE, "a client without a certificate is refused"
+    finally:
+        assert srv.stop() == 0
+
+
+def test_tls_with_a_missing_key_file_fails_at_start_and_says_which(
+    broker: str, schema_ids: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    pki = make_pki(tmp_path)
+    done = subprocess.run(
+        [
+            str(SERVER),
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "none",
+            "--brokers",
+            broker,
+            "--schema-ids",
+            str(schema_ids[0]),
+            "--tls-cert",
+            str(pki["server.pem"]),
+            "--tls-key",
+            str(tmp_path / "missing.key"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    failed = [json.loads(line) for line in done.stderr.splitlines() if '"startup_failed"' in line]
+    assert failed and "--tls-key" in failed[0]["error"] and "missing.key" in failed[0]["error"]
