@@ -127,6 +127,14 @@ class IngestSettings(_Section):
     max_batch_events: int = Field(10_000, ge=1)
     max_message_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     queue_full_timeout_ms: int = Field(2_000, ge=0)
+    max_stream_rejections: int = Field(
+        10_000, ge=1, description="Rejected events a stream may collect before it is answered early"
+    )
+    build_threads: int = Field(2, ge=0, le=64, description="C++ server: threads encoding stream messages")
+    metrics_listen: str = Field("127.0.0.1:9464", description="C++ server: HOST:PORT of /metrics, or none")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) for TLS on the gRPC listener")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    tls_client_ca: Path | None = Field(None, description="PEM CA bundle: require client certificates (mTLS)")
     shutdown_grace_s: float = Field(30.0, ge=0)
     log_level: Literal["debug", "info", "warn", "error"] = "info"
 
