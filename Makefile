@@ -32,13 +32,13 @@ integration: venv
 	$(BIN)/pytest -q tests/integration
 
 lint: venv
-	$(BIN)/ruff check service tests scripts bench ingestion_cpp/tests
-	$(BIN)/ruff format --check service tests scripts bench ingestion_cpp/tests
+	$(BIN)/ruff check service tests scripts bench ingestion_cpp/tests transform
+	$(BIN)/ruff format --check service tests scripts bench ingestion_cpp/tests transform
 	$(BIN)/mypy
 
 format: venv
-	$(BIN)/ruff check --fix service tests scripts
-	$(BIN)/ruff format service tests scripts
+	$(BIN)/ruff check --fix service tests scripts transform
+	$(BIN)/ruff format service tests scripts transform
 
 ## Regenerate the Python stubs from protos/ (committed; a test proves they are current).
 protos: venv

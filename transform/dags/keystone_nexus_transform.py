@@ -38,7 +38,9 @@ from airflow.utils.trigger_rule import TriggerRule
 PROJECT = Path(__file__).resolve().parent.parent  # transform/
 DAG_ID = "keystone_nexus_transform"
 METRIC_NAMESPACE = "KeystoneNexus/Transform"
-HOUR_PARTITION = "dt={{ data_interval_start.strftime('%Y-%m-%d') }}/hr={{ data_interval_start.strftime('%H') }}"
+HOUR_PARTITION = (
+    "dt={{ data_interval_start.strftime('%Y-%m-%d') }}/hr={{ data_interval_start.strftime('%H') }}"
+)
 SENSED_ENTITIES = ("orders", "order_items", "payments")
 
 log = logging.getLogger(__name__)
@@ -49,13 +51,16 @@ STEP_ENV = {
     "DBT_PROFILES_DIR": str(PROJECT),
     "DBT_TARGET_PATH": "/tmp/keystone-nexus/dbt/target",
     "DBT_LOG_PATH": "/tmp/keystone-nexus/dbt/logs",
-    "ATHENA_S3_STAGING_DIR": "{{ var.value.get('keystone_nexus_athena_staging_dir', 's3://keystone-nexus-athena/staging/') }}",
+    "ATHENA_S3_STAGING_DIR": (
+        "{{ var.value.get('keystone_nexus_athena_staging_dir', 's3://keystone-nexus-athena/staging/') }}"
+    ),
     "ATHENA_SCHEMA": "{{ var.value.get('keystone_nexus_athena_schema', 'keystone_nexus') }}",
     "ATHENA_WORK_GROUP": "{{ var.value.get('keystone_nexus_athena_work_group', 'primary') }}",
     "NEXUS_BRONZE_DATABASE": "{{ var.value.get('keystone_nexus_bronze_database', 'keystone_nexus_bronze') }}",
 }
 DBT = f"dbt --no-use-colors {{command}} --project-dir {PROJECT}"
-GX = f"python {PROJECT / 'gx' / 'run_checkpoints.py'} --engine athena --out /tmp/keystone-nexus/gx --layer {{layer}}"
+GX = f"python {PROJECT / 'gx' / 'run_checkpoints.py'} --engine athena --out /tmp/keystone-nexus/gx"
+GX += " --layer {layer}"
 
 
 def on_failure(context: dict[str, Any]) -> None:
@@ -86,11 +91,21 @@ def publish_outcome(**context: Any) -> None:
         Namespace=METRIC_NAMESPACE,
         MetricData=[
             {"MetricName": "PipelineSucceeded", "Dimensions": dimensions, "Value": 0.0 if failed else 1.0},
-            {"MetricName": "PipelineDuration", "Dimensions": dimensions, "Value": duration, "Unit": "Seconds"},
+            {
+                "MetricName": "PipelineDuration",
+                "Dimensions": dimensions,
+                "Value": duration,
+                "Unit": "Seconds",
+            },
         ],
     )
     if failed:
         raise AirflowException(f"transform failed at: {', '.join(sorted(failed))}")
+
+
+def _step(task_id: str, command: str) -> BashOperator:
+    """A dbt or GX step: a shell command with the step environment added to the worker's."""
+    return BashOperator(task_id=task_id, bash_command=command, env=STEP_ENV, append_env=True)
 
 
 default_args = {
@@ -129,21 +144,12 @@ with DAG(
         timeout=int(timedelta(hours=2).total_seconds()),
         retries=0,
     )
-    freshness = BashOperator(
-        task_id="dbt_source_freshness", bash_command=DBT.format(command="source freshness"), env=STEP_ENV,
-        append_env=True,
-    )  # fmt: skip
-    gx_bronze = BashOperator(task_id="gx_bronze", bash_command=GX.format(layer="bronze"), env=STEP_ENV, append_env=True)
-    dbt_silver = BashOperator(
-        task_id="dbt_silver", bash_command=DBT.format(command="build --select tag:silver"), env=STEP_ENV,
-        append_env=True,
-    )  # fmt: skip
-    gx_silver = BashOperator(task_id="gx_silver", bash_command=GX.format(layer="silver"), env=STEP_ENV, append_env=True)
-    dbt_gold = BashOperator(
-        task_id="dbt_gold", bash_command=DBT.format(command="build --select tag:gold"), env=STEP_ENV,
-        append_env=True,
-    )  # fmt: skip
-    gx_gold = BashOperator(task_id="gx_gold", bash_command=GX.format(layer="gold"), env=STEP_ENV, append_env=True)
+    freshness = _step("dbt_source_freshness", DBT.format(command="source freshness"))
+    gx_bronze = _step("gx_bronze", GX.format(layer="bronze"))
+    dbt_silver = _step("dbt_silver", DBT.format(command="build --select tag:silver"))
+    gx_silver = _step("gx_silver", GX.format(layer="silver"))
+    dbt_gold = _step("dbt_gold", DBT.format(command="build --select tag:gold"))
+    gx_gold = _step("gx_gold", GX.format(layer="gold"))
     outcome = PythonOperator(
         task_id="publish_outcome",
         python_callable=publish_outcome,

@@ -24,11 +24,11 @@ from typing import Any
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network from a pipeline step
 
-import great_expectations as gx  # noqa: E402
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+import great_expectations as gx
+from great_expectations.data_context.types.base import ProgressBarsConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from suites import LAYERS, suites  # noqa: E402
+from suites import LAYERS, suites
 
 SILVER_GOLD_SCHEMAS = {"silver": "silver", "gold": "gold"}
 
@@ -77,7 +77,9 @@ def run(layers: list[str], engine: str, lake: str, warehouse: str, out: Path) ->
             base = os.environ.get("ATHENA_SCHEMA", "keystone_nexus")
             schema = os.environ.get("NEXUS_BRONZE_DATABASE", "keystone_nexus_bronze")
             schema = schema if layer == "bronze" else f"{base}_{layer}"
-            source = context.data_sources.add_or_update_sql(name=source_name, connection_string=_athena_url(schema))
+            source = context.data_sources.add_or_update_sql(
+                name=source_name, connection_string=_athena_url(schema)
+            )
         results: dict[str, Any] = {}
         for table, expectations in layer_suites.items():
             name = f"{layer}.{table}"
@@ -130,7 +132,9 @@ def main() -> int:
     parser.add_argument("--layer", action="append", choices=LAYERS, help="repeatable; default all")
     parser.add_argument("--engine", choices=["duckdb", "athena"], default="duckdb")
     parser.add_argument("--lake", default=os.environ.get("NEXUS_TRANSFORM_LAKE", ".nexus/lake"))
-    parser.add_argument("--duckdb", default=os.environ.get("NEXUS_TRANSFORM_DUCKDB", ".nexus/warehouse.duckdb"))
+    parser.add_argument(
+        "--duckdb", default=os.environ.get("NEXUS_TRANSFORM_DUCKDB", ".nexus/warehouse.duckdb")
+    )
     parser.add_argument("--out", type=Path, default=Path(".nexus/gx"))
     args = parser.parse_args()
     summary = run(args.layer or list(LAYERS), args.engine, args.lake, args.duckdb, args.out)

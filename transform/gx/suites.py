@@ -10,7 +10,8 @@ import great_expectations.expectations as gxe
 
 ID = r"^[0-9a-f]{32}$"
 OLIST_TS = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
-STATUSES = ["created", "approved", "invoiced", "processing", "shipped", "delivered", "canceled", "unavailable"]
+STATUSES = ["created", "approved", "invoiced", "processing", "shipped", "delivered", "canceled"]
+STATUSES += ["unavailable"]
 STATES = [
     "AC", "AL", "AP", "AM", "BA", "CE", "DF", "ES", "GO", "MA", "MT", "MS", "MG", "PA",
     "PB", "PR", "PE", "PI", "RJ", "RN", "RS", "RO", "RR", "SC", "SP", "SE", "TO",
@@ -48,7 +49,9 @@ def _bronze() -> dict[str, list[gxe.Expectation]]:
     ]
     suites["payments"] += [gxe.ExpectColumnValuesToBeBetween(column="payment_value", min_value=0)]
     suites["reviews"] += [gxe.ExpectColumnValuesToBeBetween(column="review_score", min_value=1, max_value=5)]
-    suites["customers"] += [gxe.ExpectColumnValuesToMatchRegex(column="customer_state", regex=r"^\s*[A-Za-z]{2}\s*$")]
+    suites["customers"] += [
+        gxe.ExpectColumnValuesToMatchRegex(column="customer_state", regex=r"^\s*[A-Za-z]{2}\s*$")
+    ]
     return suites
 
 
