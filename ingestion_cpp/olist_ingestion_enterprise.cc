@@ -30,6 +30,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "notify.h"
 #include "record_builder.h"
 #include "schema_ids.h"
 
@@ -107,7 +108,7 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const nexus::Config& 
   return grpc::SslServerCredentials(options);
 }
 
-int Run(const nexus::Config& config, const sigset_t& stop_signals) {
+int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::string& notify_socket) {
   const nexus::Catalog catalog = nexus::Catalog::FromDescriptors();
   const std::vector<nexus::Uuid> schema_ids =
       nexus::SchemaIdsForEntities(catalog, nexus::LoadSchemaIds(config.schema_ids_path));
@@ -153,6 +154,8 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals) {
 #endif
        {"pid", static_cast<int>(getpid())}});
 
+  nexus::Notify(notify_socket, "READY=1\nSTATUS=serving on port " + std::to_string(port));
+
   int signal_number = 0;
   bool unhealthy = false;
   while (signal_number <= 0) {
@@ -166,6 +169,7 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals) {
   }
 
   Log(LogLevel::kInfo, "stopping", {{"signal", strsignal(signal_number)}, {"grace_s", config.shutdown_grace_s}});
+  nexus::Notify(notify_socket, "STOPPING=1\nSTATUS=finishing calls and flushing the producer");
   health->Shutdown();  // NOT_SERVING for every service, so load balancers move away
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(config.shutdown_grace_s));
   server->Wait();
@@ -217,7 +221,8 @@ int main(int argc, char** argv) {
          {"detail", "librdkafka < 2.2 cannot talk to the local Tansu broker; see ingestion_cpp/README.md"}});
   }
   try {
-    return Run(config, stop_signals);
+    const char* notify_socket = std::getenv("NOTIFY_SOCKET");  // set by systemd for Type=notify
+    return Run(config, stop_signals, notify_socket != nullptr ? notify_socket : "");
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "startup_failed", {{"error", e.what()}});
     return 1;

@@ -134,9 +134,13 @@ def schema_ids(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 class Server:
     """The C++ server as a child process; its JSON log lines are collected."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [str(SERVER), *args], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [str(SERVER), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
         )
         self.logs: list[dict[str, Any]] = []
         self._ready = threading.Event()
@@ -553,3 +557,19 @@ def test_tls_with_a_missing_key_file_fails_at_start_and_says_which(
     assert done.returncode == 1
     failed = [json.loads(line) for line in done.stderr.splitlines() if '"startup_failed"' in line]
     assert failed and "--tls-key" in failed[0]["error"] and "missing.key" in failed[0]["error"]
+
+
+def test_tells_systemd_when_ready_and_when_stopping(
+    broker: str, schema_ids: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    path = str(tmp_path / "notify")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(path)
+        notify.settimeout(30)
+        args = f"--listen 127.0.0.1:0 --metrics-listen none --brokers {broker} --schema-ids {schema_ids[0]}"
+        srv = Server(args.split(), env={**os.environ, "NOTIFY_SOCKET": path})
+        ready = notify.recv(4096).decode()
+        assert ready.startswith("READY=1\n") and f"port {srv.address.rsplit(':', 1)[1]}" in ready
+        srv.proc.send_signal(signal.SIGTERM)
+        assert notify.recv(4096).decode().startswith("STOPPING=1\n")
+        assert srv.proc.wait(60) == 0
