@@ -16,7 +16,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,13 @@ REPO = DEFAULT_PROJECT.parent
 TOOLS = Toolchain.find(DEFAULT_PROJECT)
 AIRFLOW_PYTHON = REPO / ".venv-airflow" / "bin" / "python"
 TS = "%Y-%m-%d %H:%M:%S"
+ORDERS = "olist_orders_dataset.csv"
 
 
 @dataclass(frozen=True)
 class Built:
     csvs: Path
+    orders_csv: Path  # the orders in their latest state (after the updates)
     lake: Path
     warehouse: Path
     work: Path
@@ -81,12 +83,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         assert replayed.returncode == 0, replayed.stdout + replayed.stderr
         sunk = _nexus(["run", "--until-idle", "5"], env)
         assert sunk.returncode == 0, sunk.stderr[-3000:]
+        # Every order again, the undelivered ones now delivered: silver must keep one row per
+        # order, in its latest state.
+        updates = root / "olist-updates"
+        moved = write_order_updates(csvs / ORDERS, updates / ORDERS)
+        assert moved > 10
+        replayed = _nexus(["replay", "--from", str(updates), "--entities", "orders", "--no-progress"], env)
+        assert replayed.returncode == 0, replayed.stdout + replayed.stderr
+        sunk = _nexus(["run", "--until-idle", "5"], env)
+        assert sunk.returncode == 0, sunk.stderr[-3000:]
     finally:
         devstack.down(state)
     warehouse = root / "warehouse.duckdb"
     done = _nexus(["transform", "--lake", str(lake), "--duckdb", str(warehouse)], env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    yield Built(csvs, lake, warehouse, warehouse.with_name("warehouse.duckdb.transform"), done.stdout)
+    yield Built(
+        csvs,
+        updates / ORDERS,
+        lake,
+        warehouse,
+        warehouse.with_name("warehouse.duckdb.transform"),
+        done.stdout,
+    )
 
 
 def _rows(csvs: Path, name: str) -> list[dict[str, str]]:
@@ -94,11 +112,33 @@ def _rows(csvs: Path, name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
+def write_order_updates(source: Path, out: Path) -> int:
+    """Every order of `source` again; the shipped, invoiced and processing ones delivered (on
+    alternate orders a day before and a day after the estimate). Returns how many moved."""
+    with source.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    moved = 0
+    for row in rows:
+        if row["order_status"] in ("shipped", "invoiced", "processing"):
+            estimated = datetime.strptime(row["order_estimated_delivery_date"], TS)
+            delivered = estimated + timedelta(days=1 if moved % 2 else -1, hours=15)
+            row["order_status"] = "delivered"
+            row["order_delivered_customer_date"] = delivered.strftime(TS)
+            moved += 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, quoting=csv.QUOTE_NONNUMERIC)
+        writer.writeheader()
+        writer.writerows(rows)
+    return moved
+
+
 def _ts(value: str) -> datetime | None:
     return datetime.strptime(value, TS) if value.strip() else None
 
 
-def expected_orders(csvs: Path) -> dict[str, dict[str, Any]]:
+def expected_orders(csvs: Path, orders_csv: Path) -> dict[str, dict[str, Any]]:
     """fct_orders computed from the source CSVs, in plain Python."""
     customers = {c["customer_id"]: c for c in _rows(csvs, "olist_customers_dataset.csv")}
     items: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -111,7 +151,7 @@ def expected_orders(csvs: Path) -> dict[str, dict[str, Any]]:
     for review in _rows(csvs, "olist_order_reviews_dataset.csv"):
         reviews[review["order_id"]].append(review)
     out = {}
-    for order in _rows(csvs, "olist_orders_dataset.csv"):
+    for order in _rows(orders_csv.parent, orders_csv.name):
         oid = order["order_id"]
         purchased = _ts(order["order_purchase_timestamp"])
         delivered = _ts(order["order_delivered_customer_date"])
@@ -170,13 +210,16 @@ def test_transform_builds_every_model_and_passes_every_test(built: Built) -> Non
 
 
 def test_fct_orders_equals_an_independent_computation(built: Built) -> None:
-    expected = expected_orders(built.csvs)
+    expected = expected_orders(built.csvs, built.orders_csv)
     got = {
         r.pop("order_id"): r
         for r in _gold(built.warehouse, "select * exclude (purchase_month) from gold.fct_orders")
     }
     assert set(got) == set(expected)
     assert len(expected) > 900
+    with duckdb.connect() as con:
+        bronze = con.execute(f"select count(*) from '{built.lake}/bronze/orders/*/*/*.parquet'").fetchone()
+    assert bronze == (2 * len(expected),)  # every order twice in bronze, once in gold
     mismatches = [
         (oid, column, got[oid][column], value)
         for oid, row in expected.items()
@@ -192,7 +235,7 @@ def test_fct_orders_equals_an_independent_computation(built: Built) -> None:
 
 def test_agg_daily_sales_equals_an_independent_computation(built: Built) -> None:
     expected: dict[tuple[Any, str], list[float]] = defaultdict(lambda: [0, 0.0])
-    for row in expected_orders(built.csvs).values():
+    for row in expected_orders(built.csvs, built.orders_csv).values():
         if row["order_status"] not in ("canceled", "unavailable"):
             cell = expected[(row["purchased_at"].date(), row["customer_state"])]
             cell[0] += 1
