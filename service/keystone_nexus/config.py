@@ -167,7 +167,12 @@ class SinkSettings(_Section):
     dead_letter_topic: str | None = Field(
         None, description="Also produce dead-lettered records to this topic (the lake's dlq/ always has them)"
     )
-    worker_threads: int = Field(2, ge=1, le=64, description="Threads for validation and Parquet encoding")
+    encode_processes: int = Field(
+        1, ge=0, le=64, description="Worker processes for validation and Parquet encoding (0: threads)"
+    )
+    worker_threads: int = Field(
+        2, ge=1, le=64, description="Threads for validation and Parquet encoding when encode_processes is 0"
+    )
     drain_timeout_s: float = Field(30.0, gt=0, description="Bound on the flush at shutdown or revocation")
     crash_at: str | None = Field(None, description="Testing aid: exit at a commit step, e.g. after_data:3")
 

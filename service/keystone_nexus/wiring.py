@@ -11,7 +11,6 @@ import logging
 import os
 import socket
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -29,11 +28,13 @@ from keystone_nexus.registry.cache import CachedRegistry
 from keystone_nexus.registry.glue import GlueRegistry
 from keystone_nexus.registry.local import LocalRegistry
 from keystone_nexus.secrets import resolve_secrets
+from keystone_nexus.sink import fetch
 from keystone_nexus.sink.batcher import CutRules
 from keystone_nexus.sink.catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import CommitOptions, CrashInjector
 from keystone_nexus.sink.daemon import BronzeSink, Rebalance, SinkOptions, SinkTotals
 from keystone_nexus.sink.dead_letter import DeadLetterTopic
+from keystone_nexus.sink.workers import encode_executor, warm_up
 
 log = logging.getLogger("keystone_nexus")
 
@@ -103,8 +104,11 @@ def sink_options(settings: Settings) -> SinkOptions:
 
 
 def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
+    """The sink's consumer: manual commits, earliest on a new group, lean records."""
     kafka = settings.kafka
+    fetch.install()
     options: dict[str, Any] = {
+        "value_deserializer": fetch.RAW_RECORDS,
         "bootstrap_servers": kafka.bootstrap_servers,
         "group_id": kafka.group_id,
         "client_id": kafka.client_id,
@@ -179,7 +183,9 @@ async def run_sink(
         )
         await dlq_producer.start()
         dead_letter = DeadLetterTopic(dlq_producer, settings.sink.dead_letter_topic)
-    with ThreadPoolExecutor(settings.sink.worker_threads, thread_name_prefix="nexus-encode") as executor:
+    executor = encode_executor(settings.sink.encode_processes, settings.sink.worker_threads)
+    warm_up(executor, settings.sink.encode_processes)
+    with executor:
         sink = BronzeSink(
             consumer=consumer,
             store=store,

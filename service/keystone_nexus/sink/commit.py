@@ -36,11 +36,11 @@ from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.schemas import entity_definition
 from keystone_nexus.sink import checkpoint
-from keystone_nexus.sink.batcher import Record
+from keystone_nexus.sink.batcher import Record, RecordColumns
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.checkpoint import PendingCut, Versioned
 from keystone_nexus.sink.dead_letter import DeadLetterSink
-from keystone_nexus.sink.decode import decode_batch
+from keystone_nexus.sink.decode import resolve_versions
 from keystone_nexus.sink.encode import Compression, EncodedBatch, Writer, encode_batch
 
 CRASH_POINTS = ("after_announce", "after_data", "after_checkpoint", "after_kafka_commit")
@@ -145,7 +145,8 @@ class PartitionCommitter:
             self.state = await checkpoint.save(self.store, self.state, announced)
         self.crash.reached("after_announce")
 
-        decoded = await decode_batch(self.entity, records, self.registry, tombstones=self.options.tombstones)
+        columns = RecordColumns.of(records)
+        resolved = await resolve_versions(self.entity, columns.values, self.registry)
         encoded: EncodedBatch = await asyncio.get_running_loop().run_in_executor(
             self.executor,
             partial(
@@ -153,8 +154,9 @@ class PartitionCommitter:
                 entity=self.entity.name,
                 topic=self.topic,
                 partition=self.partition,
-                records=records,
-                decoded=decoded,
+                records=columns,
+                resolved=resolved,
+                tombstones=self.options.tombstones,
                 ingested_at_us=time.time_ns() // 1000,
                 compression=self.options.compression,
                 writer=self.options.writer,
@@ -176,8 +178,7 @@ class PartitionCommitter:
             await self.dead_letter.send(
                 self.topic, self.partition, [(records[i], reason) for i, reason in encoded.dead]
             )
-        if encoded.hours:
-            newest = max(decoded.groups.values(), key=lambda g: g.version.version_number).version
+        if encoded.hours and (newest := encoded.newest_version) is not None:
             table_definition = newest.definition if newest.data_format == "JSON" else self.rules
             await self.catalog.ensure_table(self.entity.name, table_definition)
             await self.catalog.ensure_partitions(self.entity.name, encoded.hours)
@@ -191,7 +192,7 @@ class PartitionCommitter:
             end=end,
             valid=encoded.valid,
             invalid=encoded.invalid,
-            skipped=decoded.skipped,
+            skipped=encoded.skipped,
             files=len(objects),
             bytes_written=sum(len(o.data) for o in objects),
             seconds=time.monotonic() - started,

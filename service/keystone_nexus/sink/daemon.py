@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -25,7 +26,7 @@ from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.sink import checkpoint
-from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Record, records_size
+from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Record
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
@@ -240,8 +241,8 @@ class BronzeSink:
             forced = state.buffer.forced_end
             batch = state.buffer.cut(self.options.rules)
             end = forced if forced is not None else batch[-1].offset
-            state.inflight_bytes = records_size(batch)
-            state.inflight_oldest_ms = min((r.timestamp for r in batch), default=None)
+            state.inflight_bytes = state.buffer.last_cut_size
+            state.inflight_oldest_ms = min(map(attrgetter("timestamp"), batch), default=None)
             state.task = asyncio.get_running_loop().create_task(self._flush(tp, state, batch, end, reason))
 
     async def _flush(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from uuid import UUID
 
 from keystone_nexus import wire
@@ -36,22 +37,61 @@ class DecodedBatch:
     skipped: int = 0
 
 
-async def decode_batch(
-    entity: EntitySpec,
-    records: Sequence[Record],
-    registry: SchemaRegistry,
-    *,
-    tombstones: str = "dlq",
+# What a record's framing resolves to: its schema version, or why it cannot be read.
+# Keyed by the header bytes after the version byte (compression byte + version UUID);
+# b"" stands for records without the header.
+Resolved = dict[bytes, SchemaVersion | str]
+_HEAD = itemgetter(slice(0, wire.HEADER_SIZE))
+
+
+async def resolve_versions(
+    entity: EntitySpec, values: Sequence[bytes | None], registry: SchemaRegistry
+) -> Resolved:
+    """Resolve every distinct framing in the batch through the (cached) registry.
+
+    The only part of decoding that does I/O; the per-record work is `group_records`,
+    which needs no registry and so runs in an encoding worker.
+    """
+    # The distinct first bytes, in C: few for framed records (one per version); as many
+    # as records for unframed ones, which all resolve to the topic's latest version.
+    prefixes = set(map(_HEAD, filter(None, values)))
+    keys = {p[1:] if wire.has_header(p) else b"" for p in prefixes}
+    if b"" in values:
+        keys.add(b"")
+    version = wire.HEADER_VERSION
+    resolved: Resolved = {}
+    for key in keys:
+        if key == b"":
+            resolved[key] = await _resolve(entity, None, registry)
+            continue
+        try:
+            version_id = wire.decode(bytes((version,)) + key).schema_version_id
+        except wire.WireFormatError as exc:
+            resolved[key] = f"bad Glue header: {exc}"
+            continue
+        resolved[key] = await _resolve(entity, version_id, registry)
+    return resolved
+
+
+def group_records(
+    values: Sequence[bytes | None], resolved: Resolved, *, tombstones: str = "dlq"
 ) -> DecodedBatch:
     """Group the batch's records by schema version; collect the undecodable ones.
 
-    The hot path: a record is looked up by its raw header bytes (compression byte and
-    version UUID), so the header is parsed and the version resolved once per batch.
+    The hot path: a record is looked up by its raw header bytes, so each framing is
+    parsed and resolved once per batch (by `resolve_versions`).
     """
     out = DecodedBatch()
     by_header: dict[bytes, VersionGroup | str] = {}
-    for index, record in enumerate(records):
-        value = record.value
+    for key, resolution in resolved.items():
+        if isinstance(resolution, str):
+            by_header[key] = resolution
+            continue
+        group = out.groups.get(resolution.version_id)
+        if group is None:
+            group = out.groups[resolution.version_id] = VersionGroup(resolution)
+        by_header[key] = group
+    for index, value in enumerate(values):
         if value is None:
             if tombstones == "skip":
                 out.skipped += 1
@@ -60,11 +100,9 @@ async def decode_batch(
             continue
         framed = wire.has_header(value)
         header = value[1 : wire.HEADER_SIZE] if framed else b""
-        group = by_header.get(header)
-        if group is None:
-            group = by_header[header] = await _group_for(entity, value, registry, out)
-        if isinstance(group, str):
-            out.dead.append((index, group))
+        target = by_header[header]
+        if isinstance(target, str):
+            out.dead.append((index, target))
             continue
         if not framed:
             payload = value
@@ -76,26 +114,21 @@ async def decode_batch(
             except wire.WireFormatError as exc:
                 out.dead.append((index, f"bad Glue header: {exc}"))
                 continue
-        group.indices.append(index)
-        group.payloads.append(payload)
+        target.indices.append(index)
+        target.payloads.append(payload)
     return out
 
 
-async def _group_for(
-    entity: EntitySpec, value: bytes, registry: SchemaRegistry, out: DecodedBatch
-) -> VersionGroup | str:
-    """The version group for records framed like `value`, or why they cannot be read."""
-    try:
-        version_id = wire.decode(value).schema_version_id
-    except wire.WireFormatError as exc:
-        return f"bad Glue header: {exc}"
-    resolved = await _resolve(entity, version_id, registry)
-    if isinstance(resolved, str):
-        return resolved
-    group = out.groups.get(resolved.version_id)
-    if group is None:
-        group = out.groups[resolved.version_id] = VersionGroup(resolved)
-    return group
+async def decode_batch(
+    entity: EntitySpec,
+    records: Sequence[Record],
+    registry: SchemaRegistry,
+    *,
+    tombstones: str = "dlq",
+) -> DecodedBatch:
+    """`resolve_versions` then `group_records`, in one call (tests and tools)."""
+    values = [r.value for r in records]
+    return group_records(values, await resolve_versions(entity, values, registry), tombstones=tombstones)
 
 
 async def _resolve(

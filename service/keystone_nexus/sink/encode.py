@@ -8,7 +8,6 @@ by the Kafka coordinates that let silver prove uniqueness.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal
@@ -22,8 +21,8 @@ from keystone_nexus import wire
 from keystone_nexus.registry.base import SchemaVersion
 from keystone_nexus.sink import naming
 from keystone_nexus.sink.avro_batch import avro_batch
-from keystone_nexus.sink.batcher import Record
-from keystone_nexus.sink.decode import DecodedBatch
+from keystone_nexus.sink.batcher import Record, RecordColumns
+from keystone_nexus.sink.decode import Resolved, group_records
 from keystone_nexus.sink.validate_batch import BatchResult, validate_batch
 
 Compression = Literal["snappy", "zstd"]
@@ -64,6 +63,8 @@ class EncodedBatch:
     invalid: int
     hours: list[tuple[str, str]]  # the (dt, hr) partitions the bronze objects went to
     dead: list[tuple[int, str]]  # (index in the batch, reason) of every dead-lettered record
+    skipped: int = 0  # tombstones skipped by setting
+    newest_version: SchemaVersion | None = None  # the newest schema version the batch used
 
 
 def to_parquet(table: pa.Table, compression: Compression = "snappy", writer: Writer = "pyarrow") -> bytes:
@@ -103,19 +104,23 @@ def encode_batch(
     entity: str,
     topic: str,
     partition: int,
-    records: Sequence[Record],
-    decoded: DecodedBatch,
+    records: RecordColumns,
+    resolved: Resolved,
     ingested_at_us: int,
+    tombstones: str = "dlq",
     compression: Compression = "snappy",
     writer: Writer = "pyarrow",
     rules: str | None = None,
     time_field: str | None = None,
 ) -> EncodedBatch:
-    """Validate each version group and build the batch's bronze and dead-letter objects.
+    """Group the records by schema version (`resolved` maps each framing to its version,
+    from `decode.resolve_versions`), validate each group and build the batch's bronze and
+    dead-letter objects. Takes and returns plain data, so it runs in a worker process.
 
     `rules` is the entity's current JSON Schema, which AVRO records are checked against;
     `time_field` is the payload field that decides the hour partition (default: arrival).
     """
+    decoded = group_records(records.values, resolved, tombstones=tombstones)
     dead = list(decoded.dead)
     tables: list[pa.Table] = []
     coordinates = _coordinates(records)
@@ -146,6 +151,10 @@ def encode_batch(
         invalid=len(dead),
         hours=[(dt, hr) for dt, hr, _ in bronze],
         dead=sorted(dead),
+        skipped=decoded.skipped,
+        newest_version=max(
+            (g.version for g in decoded.groups.values()), key=attrgetter("version_number"), default=None
+        ),
     )
 
 
@@ -155,11 +164,9 @@ def _validate(version: SchemaVersion, payloads: list[bytes], rules: str | None) 
     return validate_batch(version.definition, payloads)
 
 
-def _coordinates(records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
-    """Offsets and timestamps of the whole batch as arrays (one pass, no per-row Python)."""
-    offsets = np.fromiter(map(attrgetter("offset"), records), dtype=np.int64, count=len(records))
-    stamps = np.fromiter(map(attrgetter("timestamp"), records), dtype=np.int64, count=len(records))
-    return offsets, stamps
+def _coordinates(records: RecordColumns) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets and timestamps of the whole batch as arrays."""
+    return np.asarray(records.offsets, dtype=np.int64), np.asarray(records.timestamps, dtype=np.int64)
 
 
 def _with_meta(
@@ -228,7 +235,7 @@ def _split_by_hour(
 
 def _dead_letters(
     dead: list[tuple[int, str]],
-    records: Sequence[Record],
+    records: RecordColumns,
     entity: str,
     topic: str,
     partition: int,
@@ -236,7 +243,7 @@ def _dead_letters(
     compression: Compression,
 ) -> OutputObject:
     dead.sort()
-    chosen = [records[i] for i, _ in dead]
+    chosen = [records.record(i) for i, _ in dead]
     table = pa.table(
         {
             "_topic": pa.array([topic] * len(chosen)),
