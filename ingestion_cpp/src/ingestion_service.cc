@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/support/method_handler.h>
+#include <grpcpp/support/proto_buffer_reader.h>
+
 #include "build_pool.h"
 #include "log.h"
 
@@ -34,6 +37,9 @@ std::string OverLimit(const char* what, int events, int limit) {
 }
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The index of PublishStream among the service's methods, in ingestion.proto's order.
+constexpr int kPublishStreamMethod = 1;
 
 }  // namespace
 
@@ -156,7 +162,19 @@ grpc::Status FinishCall(ServiceCounters& c, const EventQueuer& queuer, const cha
 
 IngestionServiceImpl::IngestionServiceImpl(const RecordBuilder& builder, KafkaProducer& producer,
                                            ServiceLimits limits, BuildPool* pool)
-    : builder_(builder), producer_(producer), limits_(limits), pool_(pool) {}
+    : builder_(builder), producer_(producer), limits_(limits), pool_(pool) {
+  // The generated sync handler parses each stream message itself, and a message that
+  // does not parse ends its Read() loop exactly like the client's end of stream: the
+  // call would be answered OK for the messages before it. Reading raw bytes and parsing
+  // here lets the call fail with INVALID_ARGUMENT naming the message instead.
+  MarkMethodStreamed(kPublishStreamMethod,
+                     new grpc::internal::ClientStreamingHandler<IngestionServiceImpl, grpc::ByteBuffer, grpc::ByteBuffer>(
+                         [](IngestionServiceImpl* service, grpc::ServerContext* context,
+                            grpc::ServerReader<grpc::ByteBuffer>* reader, grpc::ByteBuffer* response) {
+                           return service->PublishStreamRaw(context, reader, response);
+                         },
+                         this));
+}
 
 grpc::Status IngestionServiceImpl::Publish(grpc::ServerContext*, const v1::PublishRequest* request,
                                            v1::PublishResponse* response) {
@@ -248,10 +266,14 @@ constexpr uint32_t kMaxStreamEventsInFlight = 50000;
 
 }  // namespace
 
-grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
-                                                 grpc::ServerReader<v1::PublishRequest>* reader,
-                                                 v1::PublishResponse* response) {
+grpc::Status IngestionServiceImpl::PublishStreamRaw(grpc::ServerContext* context,
+                                                    grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                                    grpc::ByteBuffer* raw_response) {
   counters_.calls_stream.fetch_add(1, std::memory_order_relaxed);
+  v1::PublishResponse response_message;
+  v1::PublishResponse* response = &response_message;
+  grpc::ByteBuffer raw;
+  bool malformed = false;
   const auto started = Clock::now();
   Clock::duration reading{};
   Clock::duration build_wait{};
@@ -339,9 +361,13 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
       spare.pop_back();
     }
     const auto before_read = Clock::now();
-    const bool more = reader->Read(message->Renew());
+    const bool more = reader->Read(&raw);
+    if (more) {
+      grpc::ProtoBufferReader bytes(&raw);
+      malformed = !message->Renew()->ParseFromZeroCopyStream(&bytes);
+    }
     reading += Clock::now() - before_read;
-    if (!more) break;
+    if (!more || malformed) break;
     ++messages;
     const v1::PublishRequest& request = message->request();
     const int n = request.events_size();
@@ -393,6 +419,19 @@ grpc::Status IngestionServiceImpl::PublishStream(grpc::ServerContext* context,
   if (context->IsCancelled()) {
     Log(LogLevel::kWarn, "publish_stream_cancelled", {{"events", next_index}, {"accepted", accepted}});
     return grpc::Status(grpc::StatusCode::CANCELLED, "the client went away mid-stream");
+  }
+  if (malformed) {
+    Log(LogLevel::kWarn, "publish_stream_malformed",
+        {{"message", messages}, {"events", next_index}, {"accepted", accepted}});
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "stream message " + std::to_string(messages) + " (0-based) is not a valid PublishRequest; " +
+                            "the " + std::to_string(next_index) + " events before it were processed (" +
+                            std::to_string(accepted) + " written, " + std::to_string(next_index - accepted) +
+                            " rejected); send again from event index " + std::to_string(next_index));
+  }
+  if (status.ok()) {
+    bool own_buffer = false;
+    status = grpc::SerializationTraits<v1::PublishResponse>::Serialize(*response, raw_response, &own_buffer);
   }
   return status;
 }

@@ -56,9 +56,10 @@ class IngestionServiceImpl final : public keystone::olist::v1::IngestionService:
 
   grpc::Status Publish(grpc::ServerContext* context, const keystone::olist::v1::PublishRequest* request,
                        keystone::olist::v1::PublishResponse* response) override;
-  grpc::Status PublishStream(grpc::ServerContext* context,
-                             grpc::ServerReader<keystone::olist::v1::PublishRequest>* reader,
-                             keystone::olist::v1::PublishResponse* response) override;
+  // PublishStream is served from raw messages (see the constructor), so that a malformed
+  // message is told apart from the end of the stream; the typed override is never called.
+  grpc::Status PublishStreamRaw(grpc::ServerContext* context, grpc::ServerReader<grpc::ByteBuffer>* reader,
+                                grpc::ByteBuffer* response);
 
   const ServiceCounters& counters() const { return counters_; }
 

@@ -413,6 +413,51 @@ def test_malformed_protobuf_is_refused_and_the_server_keeps_serving(
     assert stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(2)]), timeout=30).accepted == 1
 
 
+def test_unknown_entity_is_rejected_and_its_batch_mates_are_written(
+    stub: ingestion_pb2_grpc.IngestionServiceStub,
+) -> None:
+    unknown = order_item(40)
+    unknown.entity = 99  # proto3 enums are open: a newer client's entity arrives as a number
+    response = stub.Publish(
+        ingestion_pb2.PublishRequest(events=[order_item(41), unknown, order_item(42)]), timeout=30
+    )
+    assert [r.accepted for r in response.results] == [True, False, True]
+    assert response.results[1].reason == "entity: unknown value 99"
+
+
+def test_malformed_stream_message_ends_the_stream_and_the_server_keeps_serving(
+    server: Server, stub: ingestion_pb2_grpc.IngestionServiceStub
+) -> None:
+    good = ingestion_pb2.PublishRequest(events=[order_item(50)]).SerializeToString()
+    with grpc.insecure_channel(server.address) as channel:
+        raw = channel.stream_unary(
+            "/keystone.olist.v1.IngestionService/PublishStream",
+            request_serializer=None,
+            response_deserializer=ingestion_pb2.PublishResponse.FromString,
+        )
+        with pytest.raises(grpc.RpcError) as err:
+            raw(iter([good, good, b"\x0a\xff\xff\xff\xff\x0f garbage", good]), timeout=10)
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.details() == (
+        "stream message 2 (0-based) is not a valid PublishRequest; the 2 events before it were processed "
+        "(2 written, 0 rejected); send again from event index 2"
+    )
+    assert stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(51)]), timeout=30).accepted == 1
+
+
+def test_oversize_stream_message_is_rejected_with_its_reason(
+    stub: ingestion_pb2_grpc.IngestionServiceStub,
+) -> None:
+    too_many = [order_item(i) for i in range(MAX_BATCH_EVENTS + 1)]
+    response = stub.PublishStream(iter([ingestion_pb2.PublishRequest(events=too_many)]), timeout=30)
+    assert (response.accepted, response.rejected) == (0, MAX_BATCH_EVENTS + 1)
+    assert [r.event_id for r in response.results] == [e.event_id for e in too_many]
+    assert response.results[0].reason == (
+        f"stream message of {MAX_BATCH_EVENTS + 1} events is over the limit of {MAX_BATCH_EVENTS}; "
+        "split it per message"
+    )
+
+
 def test_client_that_disconnects_mid_stream(
     server: Server, stub: ingestion_pb2_grpc.IngestionServiceStub
 ) -> None:
