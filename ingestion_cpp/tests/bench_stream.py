@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -84,11 +85,11 @@ def main() -> int:
             stderr=subprocess.PIPE,
         )
         assert server.stderr is not None
-        port = None
+        port = metrics_port = None
         for raw in server.stderr:
             line = json.loads(raw)
             if line["event"] == "serving":
-                port = line["port"]
+                port, metrics_port = line["port"], line["metrics_port"]
                 break
 
         def echo_stream_logs() -> None:
@@ -132,6 +133,14 @@ def main() -> int:
         client_cpu = time.process_time() - client_cpu0
         accepted = sum(a for a, _ in results)
         rejected = sum(r for _, r in results)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+            metrics = answer.read().decode()
+        produced = next(
+            float(line.split()[1])
+            for line in metrics.splitlines()
+            if line.startswith("nexus_ingest_kafka_produced_total ")
+        )
+        per_m = 1e6 / max(accepted, 1)
         print(
             json.dumps(
                 {
@@ -145,9 +154,12 @@ def main() -> int:
                     "seconds": round(elapsed, 2),
                     "events_per_s": round(accepted / elapsed),
                     "server_cpu_s": round(cpu1 - cpu0, 2),
+                    "server_cpu_s_per_m_events": round((cpu1 - cpu0) * per_m, 2),
                     "server_peak_rss_mb": round(rss / 1e6),
-                    "broker_cpu_s": round(broker_cpu1 - broker_cpu0, 2),
-                    "client_cpu_s": round(client_cpu, 2),
+                    "broker_cpu_s_per_m_events": round((broker_cpu1 - broker_cpu0) * per_m, 2),
+                    "client_cpu_s_per_m_events": round(client_cpu * per_m, 2),
+                    "kafka_produced_total": int(produced),
+                    "load_avg_1m": os.getloadavg()[0],
                 }
             )
         )
