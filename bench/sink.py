@@ -745,7 +745,7 @@ def profile_nexus(data: Dataset, state: Path, timeout: float, top: int = 12) -> 
     cwd.mkdir()
     raw = state / "profile.txt"
     argv = [spy, "record", "--rate", "200", "--format", "raw", "--output", str(raw)]
-    argv += ["--threads", "--nonblocking", "--"]
+    argv += ["--threads", "--subprocesses", "--nonblocking", "--"]
     argv += [sys.executable, "-m", "keystone_nexus", "run"]
     child = Child(argv, env=env, cwd=cwd, log_path=state / "logs" / "profile.log")
     deadline = time.monotonic() + timeout
@@ -770,12 +770,17 @@ def _children_of(pid: int) -> list[int]:
     return found
 
 
+_PROCESS_ENTRIES = re.compile(r'(process \d+:"[^"]*";)+')  # a command line may hold ";"
+
+
 def _hotspots(collapsed: str, top: int) -> dict[str, Any]:
     """Where `nexus run` spends its running time, from py-spy's raw output.
 
-    A raw line is `thread (tid): name;frame;frame... count`; only running threads are
-    sampled (no --idle). Samples inside imports (start-up) are counted apart; of the
-    rest: the share per thread, per function on top of the stack (self), and per
+    A raw line is `process <pid>:<cmd>;[process <pid>:<cmd>;]thread (tid): name;frame;
+    frame... count` (with --subprocesses: a second process entry for a worker process);
+    only running threads are sampled (no --idle). Samples inside imports (start-up) are
+    counted apart; of the rest: the share per thread (a worker process's threads count
+    as "worker process"), per function on top of the stack (self), and per
     keystone_nexus function anywhere on the stack (inclusive).
     """
     own: Counter[str] = Counter()
@@ -784,7 +789,9 @@ def _hotspots(collapsed: str, top: int) -> dict[str, Any]:
     total = imports = 0
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")
-        head, *rest = stack.split(";")
+        owners = _PROCESS_ENTRIES.match(stack)
+        processes = owners.group(0).count("process ") if owners else 0
+        head, *rest = stack[owners.end() if owners else 0 :].split(";")
         frames = [_frame_name(f) for f in rest]
         if not frames or not count_text.isdigit():
             continue
@@ -793,7 +800,8 @@ def _hotspots(collapsed: str, top: int) -> dict[str, Any]:
             imports += count
             continue
         total += count
-        threads[re.sub(r"_\d+$", "", head.partition(": ")[2]) or "(unnamed)"] += count
+        thread = re.sub(r"_\d+$", "", head.partition(": ")[2]) or "(unnamed)"
+        threads["worker process" if processes > 1 else thread] += count
         own[frames[-1]] += count
         for name in set(frames):
             if name.startswith("keystone_nexus/"):

@@ -184,6 +184,8 @@ class PartitionBuffer:
                 count += 1
             self.forced_end = None
             size = records_size(self.records[:count])
+        elif len(self.records) <= rules.max_records and self.size < rules.max_bytes:
+            count, size = len(self.records), self.size  # all of it (a cut by age or caught up)
         else:
             # Up to max_records, and up to and including the record that reaches max_bytes.
             head = self.records[: rules.max_records]
