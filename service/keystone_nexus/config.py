@@ -164,6 +164,13 @@ class SinkSettings(_Section):
         default_factory=dict,
         description='Topics whose dt/hr come from a payload timestamp, as JSON: {"topic": "field"}',
     )
+    max_payload_hours: int = Field(
+        24,
+        ge=1,
+        le=10_000,
+        description="With time_fields: payload hours one batch may write; rows of the others "
+        "(late, out-of-order) go to their arrival hour, so no batch writes a file per stray hour",
+    )
     dead_letter_topic: str | None = Field(
         None, description="Also produce dead-lettered records to this topic (the lake's dlq/ always has them)"
     )

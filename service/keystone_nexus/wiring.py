@@ -96,6 +96,7 @@ def sink_options(settings: Settings) -> SinkOptions:
             writer=sink.writer,
             tombstones=sink.tombstones,
             time_fields=dict(sink.time_fields),
+            max_payload_hours=sink.max_payload_hours,
         ),
         memory_budget_bytes=sink.memory_budget_bytes,
         fetch_max_records=sink.fetch_max_records,

@@ -91,6 +91,7 @@ class CommitOptions:
     tombstones: str = "dlq"
     put_concurrency: int = 4
     time_fields: Mapping[str, str] = field(default_factory=dict)  # topic -> payload field for dt/hr
+    max_payload_hours: int | None = 24  # payload hours one batch may write (late events: arrival hour)
 
 
 class PartitionCommitter:
@@ -162,6 +163,7 @@ class PartitionCommitter:
                 writer=self.options.writer,
                 rules=self.rules,
                 time_field=self.options.time_fields.get(self.topic),
+                max_hours=self.options.max_payload_hours,
             ),
         )
         objects = [*encoded.bronze, *([encoded.dlq] if encoded.dlq else [])]

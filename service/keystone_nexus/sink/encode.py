@@ -25,6 +25,7 @@ from keystone_nexus.sink.batcher import Record, RecordColumns
 from keystone_nexus.sink.decode import Resolved, group_records
 from keystone_nexus.sink.validate_batch import BatchResult, validate_batch
 
+HOUR_MS = 3_600_000
 Compression = Literal["snappy", "zstd"]
 Writer = Literal["pyarrow", "fastparquet"]
 
@@ -93,9 +94,9 @@ def _fastparquet_write(table: pa.Table, sink: io.BytesIO, compression: Compressi
 
 def _hour_keys(timestamps_ms: pa.Array) -> tuple[np.ndarray, list[tuple[str, str]]]:
     """Per row, the index of its (dt, hr) in the returned list."""
-    hours = pc.cast(timestamps_ms, pa.int64()).to_numpy(zero_copy_only=False) // 3_600_000
+    hours = pc.cast(timestamps_ms, pa.int64()).to_numpy(zero_copy_only=False) // HOUR_MS
     unique, inverse = np.unique(hours, return_inverse=True)
-    labels = [naming.hour_partition(int(h) * 3_600_000) for h in unique]
+    labels = [naming.hour_partition(int(h) * HOUR_MS) for h in unique]
     return inverse, labels
 
 
@@ -112,13 +113,15 @@ def encode_batch(
     writer: Writer = "pyarrow",
     rules: str | None = None,
     time_field: str | None = None,
+    max_hours: int | None = None,
 ) -> EncodedBatch:
     """Group the records by schema version (`resolved` maps each framing to its version,
     from `decode.resolve_versions`), validate each group and build the batch's bronze and
     dead-letter objects. Takes and returns plain data, so it runs in a worker process.
 
     `rules` is the entity's current JSON Schema, which AVRO records are checked against;
-    `time_field` is the payload field that decides the hour partition (default: arrival).
+    `time_field` is the payload field that decides the hour partition (default: arrival),
+    `max_hours` how many payload hours one batch may write (see `partition_times`).
     """
     decoded = group_records(records.values, resolved, tombstones=tombstones)
     dead = list(decoded.dead)
@@ -140,7 +143,7 @@ def encode_batch(
         table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
         table = _finish(table, ingested_at_us)
         valid = table.num_rows
-        bronze = _split_by_hour(table, entity, topic, partition, compression, writer, time_field)
+        bronze = _split_by_hour(table, entity, topic, partition, compression, writer, time_field, max_hours)
     dlq = (
         _dead_letters(dead, records, entity, topic, partition, ingested_at_us, compression) if dead else None
     )
@@ -201,15 +204,33 @@ def _finish(table: pa.Table, ingested_at_us: int) -> pa.Table:
     return table.cast(pa.schema([*[table.schema.field(n) for n in payload], *META_FIELDS]))
 
 
-def partition_times(table: pa.Table, time_field: str | None) -> pa.Array:
+def partition_times(table: pa.Table, time_field: str | None, max_hours: int | None = None) -> pa.Array:
     """The time that places each row in its dt/hr partition, in ms: the Kafka timestamp
     (arrival time) by default, or a payload field ("YYYY-MM-DD HH:MM:SS", read as UTC)
-    where the topic is configured so; rows whose field is empty fall back to arrival."""
+    where the topic is configured so; rows whose field is empty fall back to arrival.
+
+    Payload times of late and out-of-order events can spread one batch over thousands
+    of hours, one tiny file each. With `max_hours`, a batch keeps its `max_hours` most
+    populated payload hours (ties: the later hour); the rows of the other hours go to
+    their arrival hour, so a batch writes at most `max_hours` + its arrival hours files.
+    The rows keep their payload field; only the object's place changes, and the choice
+    is a function of the batch, so a repeated batch lands exactly as before.
+    """
     kafka_ms = pc.cast(table.column("_kafka_timestamp"), pa.int64())
     if time_field is None or time_field not in table.column_names:
         return kafka_ms
     parsed = pc.strptime(table.column(time_field), format="%Y-%m-%d %H:%M:%S", unit="ms", error_is_null=True)
-    return pc.coalesce(pc.cast(parsed, pa.int64()), kafka_ms)
+    payload_ms = pc.coalesce(pc.cast(parsed, pa.int64()), kafka_ms)
+    if max_hours is None:
+        return payload_ms
+    hours = payload_ms.to_numpy(zero_copy_only=False) // HOUR_MS
+    unique, inverse, counts = np.unique(hours, return_inverse=True, return_counts=True)
+    if len(unique) <= max_hours:
+        return payload_ms
+    ranked = np.lexsort((-unique, -counts))  # most rows first, then the later hour
+    kept = np.zeros(len(unique), dtype=bool)
+    kept[ranked[:max_hours]] = True
+    return pa.array(np.where(kept[inverse], payload_ms.to_numpy(zero_copy_only=False), kafka_ms.to_numpy()))
 
 
 def _split_by_hour(
@@ -220,8 +241,9 @@ def _split_by_hour(
     compression: Compression,
     writer: Writer,
     time_field: str | None = None,
+    max_hours: int | None = None,
 ) -> list[tuple[str, str, OutputObject]]:
-    inverse, labels = _hour_keys(partition_times(table, time_field))
+    inverse, labels = _hour_keys(partition_times(table, time_field, max_hours))
     offsets = table.column("_offset").to_numpy()
     out = []
     for slot, (dt, hr) in enumerate(labels):
