@@ -1,4 +1,5 @@
 import io
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,7 +37,7 @@ def test_both_writers_produce_parquet_that_reads_back(writer, compression) -> No
 ARRIVAL_MS = 1_764_115_200_000  # 2025-11-26 00:00 UTC
 
 
-def _timed(payload_times: list[str | None]) -> pa.Table:
+def _timed(payload_times: Sequence[str | None]) -> pa.Table:
     return pa.table(
         {
             "order_purchase_timestamp": pa.array(payload_times, pa.string()),
