@@ -16,9 +16,17 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import logging
 import multiprocessing
 import signal
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import ParamSpec, TypeVar
+
+log = logging.getLogger("keystone_nexus.sink")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 PR_SET_PDEATHSIG = 1
 
@@ -27,14 +35,42 @@ def encode_executor(processes: int, threads: int) -> Executor:
     """`processes` worker processes, or `threads` threads in this process when 0."""
     if processes == 0:
         return ThreadPoolExecutor(threads, thread_name_prefix="nexus-encode")
-    return ProcessPoolExecutor(
-        processes, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_started
-    )
+    return WorkerPool(processes)
+
+
+class WorkerPool(Executor):
+    """A process pool that replaces itself when a worker dies (killed for memory, a
+    crash in native code): the batches in flight fail and are retried from their
+    announced cuts, and the next batch gets a fresh pool instead of BrokenProcessPool
+    for ever."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self.replaced = 0
+        self._pool = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.processes, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_started
+        )
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        try:
+            return self._pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            log.warning("an encoding worker died; starting new workers", extra={"workers": self.processes})
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._new()
+            self.replaced += 1
+            return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 def warm_up(executor: Executor, workers: int) -> None:
     """Start every worker and import the encoder there now, not on the first batch."""
-    if isinstance(executor, ProcessPoolExecutor):
+    if isinstance(executor, WorkerPool):
         for future in [executor.submit(_ready) for _ in range(workers)]:
             future.result()
 
