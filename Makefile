@@ -16,7 +16,8 @@ venv:
 transform-env: venv
 	@scripts/transform_env.sh
 
-## The local journey: stack up, a generated Olist dataset replayed into Kafka, counts per topic.
+## The whole journey: stack up, an Olist dataset with bad events through the gRPC server, the
+## bronze sink, the transform, a summary (scripts/demo.sh; `nexus demo`).
 demo: venv
 	@scripts/demo.sh "$(DEMO_DIR)" "$(SCALE)" "$(SEED)"
 

@@ -3,7 +3,8 @@
 # changed (a stamp holds their hash):
 #   .venv-transform  dbt (DuckDB, Athena) and Great Expectations   transform/requirements-local.txt
 #   .venv-airflow    Airflow 2.10 + the Amazon provider (the DAG)   transform/requirements-airflow.txt
-# `nexus transform` and the transform tests find them there.
+# `nexus transform` and the transform tests find them there. `--no-airflow`: the first only
+# (what `make demo` needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-.venv/bin/python}"
@@ -26,4 +27,4 @@ build() {
 }
 
 build .venv-transform transform/requirements-local.txt
-build .venv-airflow transform/requirements-airflow.txt
+[[ ${1:-} == --no-airflow ]] || build .venv-airflow transform/requirements-airflow.txt

@@ -282,6 +282,128 @@ def cmd_lake_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from keystone_nexus.redrive import list_dead_letters
+    from keystone_nexus.wiring import open_lake
+
+    settings = _settings(args)
+
+    async def main() -> None:
+        store = await open_lake(settings)
+        try:
+            counts = await list_dead_letters(store, entity=args.entity, reason_like=args.reason_like)
+        finally:
+            await store.close()
+        print(f"lake {settings.lake.uri}")
+        print(f"{'entity':<20}{'schema version':<38}{'dead':>7}{'re-driven':>10}{'outstanding':>12}  reason")
+        for c in counts:
+            print(
+                f"{c.entity:<20}{c.schema_version_id:<38}{c.dead:>7,}{c.redriven:>10,}{c.outstanding:>12,}"
+                f"  {c.reason[:100]}"
+            )
+        total, outstanding = sum(c.dead for c in counts), sum(c.outstanding for c in counts)
+        print(f"{'total':<58}{total:>7,}{total - outstanding:>10,}{outstanding:>12,}")
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_dlq_replay(args: argparse.Namespace) -> int:
+    from keystone_nexus.redrive import replay_dead_letters
+    from keystone_nexus.secrets import resolve_secrets
+    from keystone_nexus.wiring import aws_options, open_catalog, open_lake, open_registry, sink_options
+
+    async def main() -> int:
+        settings = await resolve_secrets(_settings(args), aws_options(_settings(args).aws))
+        registry = await open_registry(settings)
+        store = await open_lake(settings)
+        catalog = await open_catalog(settings)
+        try:
+            report = await replay_dead_letters(
+                store,
+                registry,
+                options=sink_options(settings).commit,
+                catalog=catalog,
+                entity=args.entity,
+                reason_like=args.reason_like,
+            )
+        finally:
+            await catalog.close()
+            await store.close()
+            await registry.close()
+        for entity, n in sorted(report.redriven.items()):
+            if n:
+                print(f"{entity:<22}{n:>8,} re-driven to bronze")
+        resumed = f", {report.resumed:,} from an interrupted replay" if report.resumed else ""
+        print(
+            f"{report.total:,} of {report.candidates:,} outstanding dead letters now pass and are in bronze"
+            f"{resumed}; {report.files:,} objects written ({report.objects_seen:,} dead-letter objects read)"
+        )
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from keystone_nexus.kafka_range import KafkaRangeReader
+    from keystone_nexus.reprocess import reprocess
+    from keystone_nexus.secrets import resolve_secrets
+    from keystone_nexus.wiring import (
+        aws_options,
+        kafka_security,
+        open_catalog,
+        open_lake,
+        open_registry,
+        sink_options,
+    )
+
+    async def main() -> int:
+        settings = await resolve_secrets(_settings(args), aws_options(_settings(args).aws))
+        registry = await open_registry(settings)
+        store = await open_lake(settings)
+        catalog = await open_catalog(settings)
+        source = KafkaRangeReader(settings.kafka.bootstrap_servers, security=kafka_security(settings.kafka))
+        try:
+            report = await reprocess(
+                store,
+                registry,
+                source,
+                topic=args.topic,
+                partition=args.partition,
+                start=args.from_offset,
+                end=args.to_offset,
+                options=sink_options(settings).commit,
+                catalog=catalog,
+            )
+        finally:
+            await catalog.close()
+            await store.close()
+            await registry.close()
+        if report.resumed:
+            print("finished an interrupted reprocess of this partition first")
+        print(
+            f"{args.topic}[{args.partition}] offsets {report.start}..{report.end} rebuilt "
+            f"(asked {args.from_offset}..{args.to_offset}): {report.records:,} records, {report.valid:,} to "
+            f"bronze, {report.invalid:,} dead-lettered; {report.written:,} objects written, "
+            f"{report.deleted:,} replaced ones deleted"
+        )
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_config_docs(args: argparse.Namespace) -> int:
+    from keystone_nexus.config_docs import render
+
+    text = render()
+    if args.out:
+        args.out.write_text(text)
+        print(f"configuration reference written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_cloudwatch(args: argparse.Namespace) -> int:
     from keystone_nexus import dashboards
     from keystone_nexus.aws import client
@@ -367,6 +489,24 @@ def cmd_dev_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from keystone_nexus.journey import JourneyOptions, render, run_journey
+
+    options = JourneyOptions(
+        state_dir=args.state_dir,
+        scale=args.scale,
+        seed=args.seed,
+        server=args.server,
+        lake=args.lake,
+        partitions=args.partitions,
+        progress=sys.stderr.isatty(),
+    )
+    result = run_journey(options, say=lambda line: print(line, file=sys.stderr, flush=True))
+    print(render(result))
+    balanced = result.in_kafka == result.bronze_rows + result.dead_lettered
+    return 0 if balanced and result.transform is not None and result.transform.gx_success else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus", description="Keystone Nexus streaming-lakehouse ingestion")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -438,6 +578,32 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--reasons", type=int, default=10, help="how many dead-letter reasons to list")
     summary.set_defaults(func=cmd_lake_summary)
 
+    dlq = commands.add_parser("dlq", help="dead letters: list, re-drive").add_subparsers(
+        dest="dlq", required=True
+    )
+    for what, text in (
+        ("list", "dead letters by entity, schema version and reason; re-driven and outstanding"),
+        ("replay", "re-validate outstanding dead letters against the current schemas; land passing ones"),
+    ):
+        sub = dlq.add_parser(what, help=text)
+        sub.add_argument("--entity", help="only this entity (e.g. orders)")
+        sub.add_argument("--reason-like", metavar="TEXT", help="only reasons containing TEXT (any case)")
+        sub.set_defaults(func=cmd_dlq_list if what == "list" else cmd_dlq_replay)
+
+    rp = commands.add_parser("reprocess", help="rebuild the lake objects of an offset range from Kafka")
+    rp.add_argument("--topic", required=True)
+    rp.add_argument("--partition", type=int, required=True)
+    rp.add_argument("--from-offset", type=int, required=True, help="first offset (widened to whole objects)")
+    rp.add_argument(
+        "--to-offset", type=int, required=True, help="last offset, inclusive, below the checkpoint"
+    )
+    rp.set_defaults(func=cmd_reprocess)
+
+    config = commands.add_parser("config", help="settings").add_subparsers(dest="config_cmd", required=True)
+    docs = config.add_parser("docs", help="the configuration reference (Markdown) generated from the model")
+    docs.add_argument("--out", type=Path, help="write here instead of stdout (docs/configuration.md)")
+    docs.set_defaults(func=cmd_config_docs)
+
     cloudwatch = commands.add_parser("cloudwatch", help="CloudWatch dashboard and alarms as code")
     cw = cloudwatch.add_subparsers(dest="what", required=True)
     for what in ("dashboard", "alarms"):
@@ -475,6 +641,17 @@ def build_parser() -> argparse.ArgumentParser:
     down = dev.add_parser("down", help="stop what `dev up` started")
     down.add_argument("--state-dir", type=Path, required=True)
     down.set_defaults(func=cmd_dev_down)
+
+    demo = commands.add_parser(
+        "demo", help="the whole journey: stack, dataset with bad events, gRPC server, sink, transform"
+    )
+    demo.add_argument("--state-dir", type=Path, default=Path(".state/demo"))
+    demo.add_argument("--scale", type=float, default=0.1)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--server", choices=["auto", "cpp", "twin"], default="auto", help="auto: C++ if built")
+    demo.add_argument("--lake", choices=["local", "s3"], default="local", help="s3: the bucket in moto")
+    demo.add_argument("--partitions", type=int, default=6)
+    demo.set_defaults(func=cmd_demo)
     return parser
 
 
