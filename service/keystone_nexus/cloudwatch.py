@@ -4,7 +4,11 @@ Lag is published the way MSK names it (SumOffsetLag, MaxOffsetLag,
 EstimatedMaxTimeLag) with the dimensions ConsumerGroup and Topic (per partition only
 when asked: each partition is a metric, and metrics cost). Throughput figures are the
 deltas since the last publish. Datums go in calls of at most 1000; a call is retried
-with backoff, then dropped with a counted warning: metrics never stall ingestion.
+with backoff, then dropped with a counted warning: metrics never stall ingestion. Each
+try of PutMetricData is timed in ``calls`` (service ``cloudwatch``).
+
+The same datums can instead be written as log lines in the embedded metric format
+(:mod:`keystone_nexus.emf`), for hosts whose CloudWatch agent ships the logs.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +24,7 @@ from typing import Any
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from keystone_nexus.aws import AwsOptions, client
+from keystone_nexus.metrics import AwsCallMetrics
 
 log = logging.getLogger("keystone_nexus.cloudwatch")
 
@@ -88,6 +93,33 @@ def datums(
     return out
 
 
+class DatumStream:
+    """The datums of successive publishes from the sink's status: throughput figures are
+    the deltas since the previous call of :meth:`next`."""
+
+    def __init__(
+        self, status: Callable[[], Mapping[str, Any]], *, group: str, per_partition: bool = False
+    ) -> None:
+        self._status = status
+        self.group = group
+        self.per_partition = per_partition
+        self._previous: dict[str, int] = {}
+
+    def next(self) -> list[dict[str, Any]]:
+        status = self._status()
+        batch = datums(status, self._previous, group=self.group, per_partition=self.per_partition)
+        self._previous = {k: int(v) for k, v in status.get("totals", {}).items()}
+        return batch
+
+
+async def every(interval_s: float, stop: asyncio.Event, once: Callable[[], Awaitable[None]]) -> None:
+    """Call `once` every `interval_s` seconds until `stop` is set, and once more then."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval_s)
+        await once()
+
+
 class CloudWatchPublisher:
     def __init__(
         self,
@@ -98,14 +130,15 @@ class CloudWatchPublisher:
         namespace: str = NAMESPACE,
         per_partition: bool = False,
         attempts: int = 4,
+        calls: AwsCallMetrics | None = None,
     ) -> None:
         self._cw = cloudwatch
-        self._status = status
+        self._stream = DatumStream(status, group=group, per_partition=per_partition)
         self.group = group
         self.namespace = namespace
         self.per_partition = per_partition
         self.attempts = attempts
-        self._previous: dict[str, int] = {}
+        self.calls = calls or AwsCallMetrics()
         self.published = 0
         self.dropped = 0
         self._stack: AsyncExitStack | None = None
@@ -126,9 +159,7 @@ class CloudWatchPublisher:
             self._stack = None
 
     async def publish_once(self) -> None:
-        status = self._status()
-        batch = datums(status, self._previous, group=self.group, per_partition=self.per_partition)
-        self._previous = {k: int(v) for k, v in status.get("totals", {}).items()}
+        batch = self._stream.next()
         for start in range(0, len(batch), MAX_DATUMS_PER_CALL):
             chunk = batch[start : start + MAX_DATUMS_PER_CALL]
             try:
@@ -138,7 +169,7 @@ class CloudWatchPublisher:
                     stop=stop_after_attempt(self.attempts),
                     reraise=True,
                 ):
-                    with attempt:
+                    with attempt, self.calls.timed("cloudwatch", "PutMetricData"):
                         await self._cw.put_metric_data(Namespace=self.namespace, MetricData=chunk)
                 self.published += len(chunk)
             except Exception as exc:  # dropped, counted, never raised into the sink
@@ -149,7 +180,4 @@ class CloudWatchPublisher:
                 )
 
     async def run(self, interval_s: float, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval_s)
-            await self.publish_once()
+        await every(interval_s, stop, self.publish_once)

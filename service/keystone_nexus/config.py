@@ -113,8 +113,12 @@ class CatalogSettings(_Section):
 class MetricsSettings(_Section):
     cloudwatch: bool = Field(False, description="Publish metrics to CloudWatch (PutMetricData)")
     cloudwatch_namespace: str = "KeystoneNexus"
-    cloudwatch_interval_s: float = Field(60.0, ge=1)
+    cloudwatch_interval_s: float = Field(60.0, ge=1, description="Seconds between publishes (and EMF lines)")
     cloudwatch_per_partition: bool = Field(False, description="Also per-partition lag (one metric each)")
+    emf: bool = Field(
+        False, description="Write the CloudWatch datums as embedded-metric-format JSON lines (for the agent)"
+    )
+    emf_path: Path | None = Field(None, description="Append the EMF lines to this file (default: stdout)")
 
 
 class IngestSettings(_Section):

@@ -5,11 +5,22 @@ from the high-water mark carried by fetch responses and the lake checkpoint (wha
 durable), never from ListOffsets, which the local broker answers wrongly. Per topic
 the sums and maxima are named the way MSK names them (SumOffsetLag, MaxOffsetLag,
 EstimatedMaxTimeLag), so CloudWatch dashboards read the same.
+
+AWS calls (S3, Glue, CloudWatch) are timed and their errors counted by
+:class:`AwsCallMetrics`, labelled by service and operation (the API's name, e.g.
+``PutObject``): each adapter records every try in the one place it makes its calls.
+
+The JSON logs' field names are named here too (``FIELD_*``), so logs, /status and
+dashboards agree: ``topic``, ``partition``, ``offsets`` ([first, last] of a batch),
+``batch_id`` (``<topic>/<partition>/<first offset>``: the same for every try of a
+batch, and the coordinates of its object names), ``duration_s`` (seconds) and ``error``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -17,6 +28,45 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 # Log and status field names, shared by the JSON logs and /status.
 FIELD_TOPIC = "topic"
 FIELD_PARTITION = "partition"
+FIELD_OFFSETS = "offsets"
+FIELD_BATCH_ID = "batch_id"
+FIELD_DURATION_S = "duration_s"
+FIELD_ERROR = "error"
+
+AWS_CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class AwsCallMetrics:
+    """Latency and errors of AWS calls, per service and operation (each try counts)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        r = registry or CollectorRegistry()
+        self.seconds = Histogram(
+            "nexus_aws_call_seconds",
+            "Time of one AWS request (one try), by service and operation",
+            ["service", "operation"],
+            buckets=AWS_CALL_BUCKETS,
+            registry=r,
+        )
+        self.errors = Counter(
+            "nexus_aws_call_errors",
+            "AWS requests (tries) that failed, by service and operation",
+            ["service", "operation"],
+            registry=r,
+        )
+
+    @contextmanager
+    def timed(self, service: str, operation: str) -> Iterator[None]:
+        """Time the body as one call; an exception out of it counts as an error
+        (a cancellation does not: the call was abandoned, not failed)."""
+        started = time.perf_counter()
+        try:
+            yield
+        except Exception:
+            self.errors.labels(service, operation).inc()
+            raise
+        finally:
+            self.seconds.labels(service, operation).observe(time.perf_counter() - started)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +180,7 @@ class SinkMetrics:
         self.assigned_partitions = Gauge(
             "nexus_sink_assigned_partitions", "Partitions this instance owns", registry=r
         )
+        self.aws = AwsCallMetrics(r)
 
     def set_lag(self, partitions: Iterable[PartitionLag], now_ms: int) -> Mapping[str, TopicLag]:
         partitions = list(partitions)

@@ -10,18 +10,21 @@ import contextlib
 import logging
 import os
 import socket
+import sys
 import uuid
-from typing import Any
+from typing import Any, Protocol, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 
 from keystone_nexus.aws import AwsOptions
 from keystone_nexus.cloudwatch import CloudWatchPublisher
-from keystone_nexus.config import AwsSettings, KafkaSettings, Settings
+from keystone_nexus.config import AwsSettings, KafkaSettings, MetricsSettings, Settings
+from keystone_nexus.emf import EmfWriter
 from keystone_nexus.health import HealthServer
 from keystone_nexus.lake.open import open_store
 from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.metrics import AwsCallMetrics, SinkMetrics
 from keystone_nexus.notify import Notifier
 from keystone_nexus.registry import sync_schemas
 from keystone_nexus.registry.cache import CachedRegistry
@@ -48,12 +51,12 @@ def aws_options(aws: AwsSettings) -> AwsOptions:
     )
 
 
-async def open_registry(settings: Settings) -> CachedRegistry:
+async def open_registry(settings: Settings, calls: AwsCallMetrics | None = None) -> CachedRegistry:
     """The configured schema registry behind its TTL cache."""
     reg = settings.registry
     if reg.kind == "glue":
         glue = await GlueRegistry.open(
-            aws_options(settings.aws), reg.registry_name, attempts=settings.aws.max_attempts
+            aws_options(settings.aws), reg.registry_name, attempts=settings.aws.max_attempts, calls=calls
         )
         await glue.ensure_registry()
         return CachedRegistry(glue, ttl_s=reg.cache_ttl_s, max_entries=reg.cache_max_entries)
@@ -61,15 +64,19 @@ async def open_registry(settings: Settings) -> CachedRegistry:
     return CachedRegistry(local, ttl_s=reg.cache_ttl_s, max_entries=reg.cache_max_entries)
 
 
-async def open_lake(settings: Settings) -> ObjectStore:
+async def open_lake(settings: Settings, calls: AwsCallMetrics | None = None) -> ObjectStore:
     """The lake's object store: a local directory or S3, from `lake.uri`."""
     aws = settings.aws
     return await open_store(
-        settings.lake.uri, aws_options(aws), attempts=aws.max_attempts, max_wait_s=aws.max_backoff_s
+        settings.lake.uri,
+        aws_options(aws),
+        calls=calls,
+        attempts=aws.max_attempts,
+        max_wait_s=aws.max_backoff_s,
     )
 
 
-async def open_catalog(settings: Settings) -> TableCatalog:
+async def open_catalog(settings: Settings, calls: AwsCallMetrics | None = None) -> TableCatalog:
     """Glue Data Catalog registration for an S3 lake; nothing for a local one."""
     if not settings.catalog.enabled or not settings.lake.uri.startswith("s3://"):
         return NoCatalog()
@@ -79,6 +86,7 @@ async def open_catalog(settings: Settings) -> TableCatalog:
         lake_uri=settings.lake.uri,
         table_prefix=settings.catalog.table_prefix,
         attempts=settings.aws.max_attempts,
+        calls=calls,
     )
 
 
@@ -139,23 +147,59 @@ def kafka_security(kafka: KafkaSettings) -> dict[str, Any]:
     return options
 
 
-async def start_cloudwatch(
+class _Publisher(Protocol):
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None: ...
+    async def close(self) -> None: ...
+
+
+class _EmfOut:
+    """EMF lines to a file (appended) or to stdout: the writer and its closing."""
+
+    def __init__(self, settings: MetricsSettings, sink: BronzeSink, group: str) -> None:
+        self._file = settings.emf_path.open("a", encoding="utf-8") if settings.emf_path else None
+        self._out: TextIO = self._file or sys.stdout
+        self.writer = EmfWriter(
+            sink.status,
+            self._write,
+            group=group,
+            namespace=settings.cloudwatch_namespace,
+            per_partition=settings.cloudwatch_per_partition,
+        )
+
+    def _write(self, line: str) -> None:
+        self._out.write(line)
+        self._out.flush()
+
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
+        await self.writer.run(interval_s, stop)
+
+    async def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+async def start_metrics_publishers(
     settings: Settings, sink: BronzeSink, stop: asyncio.Event
-) -> tuple[CloudWatchPublisher | None, asyncio.Task[None] | None]:
-    """The CloudWatch publisher as a background task, when metrics.cloudwatch is on."""
+) -> list[tuple[_Publisher, asyncio.Task[None]]]:
+    """Background tasks for CloudWatch (PutMetricData) and EMF lines, as the settings ask."""
     metrics = settings.metrics
-    if not metrics.cloudwatch:
-        return None, None
-    publisher = await CloudWatchPublisher.open(
-        aws_options(settings.aws),
-        sink.status,
-        group=settings.kafka.group_id,
-        namespace=metrics.cloudwatch_namespace,
-        per_partition=metrics.cloudwatch_per_partition,
-        attempts=settings.aws.max_attempts,
-    )
-    task = asyncio.get_running_loop().create_task(publisher.run(metrics.cloudwatch_interval_s, stop))
-    return publisher, task
+    publishers: list[_Publisher] = []
+    if metrics.cloudwatch:
+        publishers.append(
+            await CloudWatchPublisher.open(
+                aws_options(settings.aws),
+                sink.status,
+                group=settings.kafka.group_id,
+                namespace=metrics.cloudwatch_namespace,
+                per_partition=metrics.cloudwatch_per_partition,
+                attempts=settings.aws.max_attempts,
+                calls=sink.metrics.aws,
+            )
+        )
+    if metrics.emf:
+        publishers.append(_EmfOut(metrics, sink, settings.kafka.group_id))
+    loop = asyncio.get_running_loop()
+    return [(p, loop.create_task(p.run(metrics.cloudwatch_interval_s, stop))) for p in publishers]
 
 
 async def run_sink(
@@ -163,11 +207,12 @@ async def run_sink(
 ) -> SinkTotals:
     """Wire the bronze sink from settings and run it until `stop` is set."""
     settings = await resolve_secrets(settings, aws_options(settings.aws))
-    registry = await open_registry(settings)
+    metrics = SinkMetrics()
+    registry = await open_registry(settings, metrics.aws)
     if settings.registry.sync_on_start:
         await sync_schemas(registry)
-    store = await open_lake(settings)
-    catalog = await open_catalog(settings)
+    store = await open_lake(settings, metrics.aws)
+    catalog = await open_catalog(settings, metrics.aws)
     consumer = kafka_consumer(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     # systemd's protocol variables: read here, in the composition root, like the settings.
@@ -198,6 +243,7 @@ async def run_sink(
             catalog=catalog,
             dead_letter=dead_letter,
             notify=notifier.send,
+            metrics=metrics,
         )
         health = HealthServer(
             sink, settings.kafka.bootstrap_servers, settings.health.host, settings.health.port
@@ -218,13 +264,13 @@ async def run_sink(
             },
         )
         notifier.send("READY=1")
-        publisher, publishing = await start_cloudwatch(settings, sink, stop)
+        publishers = await start_metrics_publishers(settings, sink, stop)
         try:
             await sink.run(stop, until_idle_s=until_idle_s)
         finally:
             notifier.send("STOPPING=1")
-            if publisher is not None and publishing is not None:
-                stop.set()
+            stop.set()  # the publishers publish once more, then end
+            for publisher, publishing in publishers:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(publishing, settings.sink.drain_timeout_s)
                 await publisher.close()

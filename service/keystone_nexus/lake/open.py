@@ -7,7 +7,8 @@ implementation.
   with its own client built from `aws`.
 
 `limits` tune the S3 store (retry attempts and wait, multipart threshold, part size,
-concurrency); the local store has nothing to tune and ignores them.
+concurrency) and `calls` records its requests; the local store has nothing to tune or
+time and ignores them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from keystone_nexus.aws import AwsOptions
 from keystone_nexus.lake.local import LocalStore
 from keystone_nexus.lake.s3 import S3Limits, S3Store
 from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.metrics import AwsCallMetrics
 
 __all__ = ["open_store"]
 
@@ -32,7 +34,9 @@ def _local_root(uri: str) -> str:
     )
 
 
-async def open_store(uri: str, aws: AwsOptions, **limits: Unpack[S3Limits]) -> ObjectStore:
+async def open_store(
+    uri: str, aws: AwsOptions, *, calls: AwsCallMetrics | None = None, **limits: Unpack[S3Limits]
+) -> ObjectStore:
     """The object store at `uri`; close it with ``await store.close()``."""
     if uri.startswith("file://"):
         return LocalStore(_local_root(uri))
@@ -40,5 +44,5 @@ async def open_store(uri: str, aws: AwsOptions, **limits: Unpack[S3Limits]) -> O
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         if not bucket:
             raise ValueError(f"lake uri {uri!r} names no bucket: write s3://bucket/prefix")
-        return await S3Store.open(aws, bucket, prefix, **limits)
+        return await S3Store.open(aws, bucket, prefix, calls=calls, **limits)
     raise ValueError(f"lake uri {uri!r} is neither file:///path nor s3://bucket/prefix")

@@ -17,7 +17,8 @@
 Retries live here and only here (:meth:`S3Store._call`): errors that say "try again"
 (throttling, 5xx, connection errors and timeouts) become StoreUnavailableError and
 are retried with exponential backoff and jitter, up to ``attempts`` tries with waits
-of at most ``max_wait_s``; every other error is raised at once.
+of at most ``max_wait_s``; every other error is raised at once. Each try is timed, and
+counted as an error when it fails, in ``calls`` (service ``s3``, the S3 operation).
 
 Every try is bounded in time. Requests without a body rely on the connect and read
 timeouts of :class:`~keystone_nexus.aws.AwsOptions`. Requests with one (PutObject,
@@ -53,6 +54,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 from keystone_nexus.aws import AwsOptions, client, error_code
 from keystone_nexus.errors import PreconditionFailedError, StoreError, StoreUnavailableError
 from keystone_nexus.lake.store import StoredObject, check_key, check_prefix, check_put
+from keystone_nexus.metrics import AwsCallMetrics
 
 __all__ = ["MIN_PART_SIZE", "S3Limits", "S3Store"]
 
@@ -128,12 +130,14 @@ class S3Store:
         min_upload_rate: float = 1 * MiB,
         list_page_size: int = 1000,
         timeout_s: float = 35.0,
+        calls: AwsCallMetrics | None = None,
     ) -> None:
         """`attempts` tries per request, waiting at most `max_wait_s` between two;
         unconditional puts above `multipart_threshold` bytes go in `part_size` parts,
         `max_concurrency` at a time; a request with a body may take `timeout_s` plus
         its size over `min_upload_rate` (bytes/s); `list` asks for `list_page_size`
-        keys a page (S3 gives at most 1000)."""
+        keys a page (S3 gives at most 1000); `calls` records each request's latency
+        and errors."""
         if attempts < 1:
             raise ValueError(f"attempts must be >= 1, got {attempts}")
         if max_wait_s < 0:
@@ -160,19 +164,26 @@ class S3Store:
         self.min_upload_rate = min_upload_rate
         self.list_page_size = list_page_size
         self.timeout_s = timeout_s
+        self.calls = calls or AwsCallMetrics()
         self._root = f"{self.prefix}/" if self.prefix else ""
         self._stack: AsyncExitStack | None = None
 
     @classmethod
     async def open(
-        cls, options: AwsOptions, bucket: str, prefix: str = "", **limits: Unpack[S3Limits]
+        cls,
+        options: AwsOptions,
+        bucket: str,
+        prefix: str = "",
+        *,
+        calls: AwsCallMetrics | None = None,
+        **limits: Unpack[S3Limits],
     ) -> S3Store:
         """A store with its own S3 client, released by :meth:`close`."""
         stack = AsyncExitStack()
         s3 = await stack.enter_async_context(client(options, "s3"))
         try:
             timeout_s = options.connect_timeout_s + options.read_timeout_s
-            store = cls(s3, bucket, prefix, timeout_s=timeout_s, **limits)
+            store = cls(s3, bucket, prefix, timeout_s=timeout_s, calls=calls, **limits)
         except BaseException:
             await stack.aclose()
             raise
@@ -191,17 +202,22 @@ class S3Store:
         return self.timeout_s + len(body) / self.min_upload_rate
 
     async def _call(
-        self, what: str, call: Callable[[], Awaitable[T]], *, deadline_s: float | None = None
+        self,
+        what: str,
+        operation: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        deadline_s: float | None = None,
     ) -> T:
         """The one retry loop: `call` again while it fails with a retriable error;
-        each try within `deadline_s` seconds, if given."""
+        each try within `deadline_s` seconds, if given, and timed as `operation`."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: getattr(e, "retriable", False)),
             wait=wait_exponential_jitter(multiplier=0.1, max=self.max_wait_s, jitter=0.1),
             stop=stop_after_attempt(self.attempts),
             reraise=True,
         ):
-            with attempt:
+            with attempt, self.calls.timed("s3", operation):
                 try:
                     async with asyncio.timeout(deadline_s):
                         return await call()
@@ -234,7 +250,7 @@ class S3Store:
                 data = await body.read()
             return StoredObject(key=key, data=data, etag=str(response["ETag"]))
 
-        return await self._call(f"get {key!r} from {self.uri}", get_once)
+        return await self._call(f"get {key!r} from {self.uri}", "GetObject", get_once)
 
     async def list(self, prefix: str) -> list[str]:
         check_prefix(prefix)
@@ -246,7 +262,7 @@ class S3Store:
         }
         keys: list[str] = []
         while True:
-            page = await self._call(what, partial(self._s3.list_objects_v2, **args))
+            page = await self._call(what, "ListObjectsV2", partial(self._s3.list_objects_v2, **args))
             keys.extend(str(item["Key"])[len(self._root) :] for item in page.get("Contents", ()))
             if not page.get("IsTruncated"):
                 return sorted(keys)
@@ -256,6 +272,7 @@ class S3Store:
         check_key(key)
         await self._call(
             f"delete {key!r} from {self.uri}",
+            "DeleteObject",
             partial(self._s3.delete_object, Bucket=self.bucket, Key=self._root + key),
         )
 
@@ -290,7 +307,7 @@ class S3Store:
                 ) from exc
             return str(response["ETag"])
 
-        return await self._call(what, put_once, deadline_s=self._deadline(data))
+        return await self._call(what, "PutObject", put_once, deadline_s=self._deadline(data))
 
     async def _landed(self, full_key: str, write_id: str) -> str | None:
         """The current ETag if the current object was written by the put `write_id`."""
@@ -305,19 +322,26 @@ class S3Store:
     async def _put_multipart(self, what: str, full_key: str, data: bytes) -> str:
         target = {"Bucket": self.bucket, "Key": full_key}
         created = await self._call(
-            what, partial(self._s3.create_multipart_upload, **target, ChecksumAlgorithm="CRC32")
+            what,
+            "CreateMultipartUpload",
+            partial(self._s3.create_multipart_upload, **target, ChecksumAlgorithm="CRC32"),
         )
         upload = {**target, "UploadId": str(created["UploadId"])}
         try:
             parts = await self._upload_parts(what, upload, data)
             completed = await self._call(
                 what,
+                "CompleteMultipartUpload",
                 partial(self._s3.complete_multipart_upload, **upload, MultipartUpload={"Parts": parts}),
             )
             return str(completed["ETag"])
         except BaseException:
             with suppress(Exception):
-                await self._call(f"abort {what}", partial(self._s3.abort_multipart_upload, **upload))
+                await self._call(
+                    f"abort {what}",
+                    "AbortMultipartUpload",
+                    partial(self._s3.abort_multipart_upload, **upload),
+                )
             raise
 
     async def _upload_parts(
@@ -330,6 +354,7 @@ class S3Store:
                 chunk = data[start : start + self.part_size]
                 response = await self._call(
                     f"{what} (part {number})",
+                    "UploadPart",
                     partial(
                         self._s3.upload_part,
                         **upload,

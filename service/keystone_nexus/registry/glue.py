@@ -2,7 +2,8 @@
 
 Retries live here and only here: transient failures (throttling, 5xx, connection
 errors) are retried with exponential backoff and jitter; a missing schema or an
-incompatible version is answered at once.
+incompatible version is answered at once. Each try is timed, and counted as an error
+when it fails, in ``calls`` (service ``glue``, the Glue operation).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from keystone_nexus.errors import (
     RegistryUnavailableError,
     SchemaNotFoundError,
 )
+from keystone_nexus.metrics import AwsCallMetrics
 from keystone_nexus.registry.base import Compatibility, DataFormat, SchemaVersion
 
 T = TypeVar("T")
@@ -55,17 +57,27 @@ def _translate(exc: Exception, what: str) -> NexusError:
 
 
 class GlueRegistry:
-    def __init__(self, glue: Any, registry_name: str, *, attempts: int = 5) -> None:
+    def __init__(
+        self, glue: Any, registry_name: str, *, attempts: int = 5, calls: AwsCallMetrics | None = None
+    ) -> None:
         self._glue = glue
         self.registry_name = registry_name
         self._attempts = attempts
+        self.calls = calls or AwsCallMetrics()
         self._stack: AsyncExitStack | None = None
 
     @classmethod
-    async def open(cls, options: AwsOptions, registry_name: str, *, attempts: int = 5) -> GlueRegistry:
+    async def open(
+        cls,
+        options: AwsOptions,
+        registry_name: str,
+        *,
+        attempts: int = 5,
+        calls: AwsCallMetrics | None = None,
+    ) -> GlueRegistry:
         stack = AsyncExitStack()
         glue = await stack.enter_async_context(client(options, "glue"))
-        registry = cls(glue, registry_name, attempts=attempts)
+        registry = cls(glue, registry_name, attempts=attempts, calls=calls)
         registry._stack = stack
         return registry
 
@@ -74,14 +86,15 @@ class GlueRegistry:
             await self._stack.aclose()
             self._stack = None
 
-    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    async def _call(self, what: str, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        """The one retry loop; each try timed as `operation`."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(lambda e: getattr(e, "retriable", False)),
             wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
             stop=stop_after_attempt(self._attempts),
             reraise=True,
         ):
-            with attempt:
+            with attempt, self.calls.timed("glue", operation):
                 try:
                     return await call()
                 except (ClientError, BotoCoreError) as exc:
@@ -95,6 +108,7 @@ class GlueRegistry:
         try:
             await self._call(
                 f"registry {self.registry_name}",
+                "CreateRegistry",
                 lambda: self._glue.create_registry(RegistryName=self.registry_name),
             )
         except NexusError as exc:
@@ -113,6 +127,7 @@ class GlueRegistry:
         try:
             found = await self._call(
                 what,
+                "GetSchemaByDefinition",
                 lambda: self._glue.get_schema_by_definition(
                     SchemaId=self._schema_id(schema_name), SchemaDefinition=definition
                 ),
@@ -121,10 +136,13 @@ class GlueRegistry:
         except SchemaNotFoundError:
             pass
         try:
-            await self._call(what, lambda: self._glue.get_schema(SchemaId=self._schema_id(schema_name)))
+            await self._call(
+                what, "GetSchema", lambda: self._glue.get_schema(SchemaId=self._schema_id(schema_name))
+            )
         except SchemaNotFoundError:
             created = await self._call(
                 what,
+                "CreateSchema",
                 lambda: self._glue.create_schema(
                     RegistryId={"RegistryName": self.registry_name},
                     SchemaName=schema_name,
@@ -136,6 +154,7 @@ class GlueRegistry:
             return await self.get_version(UUID(created["SchemaVersionId"])), True
         registered = await self._call(
             what,
+            "RegisterSchemaVersion",
             lambda: self._glue.register_schema_version(
                 SchemaId=self._schema_id(schema_name), SchemaDefinition=definition
             ),
@@ -159,6 +178,7 @@ class GlueRegistry:
     async def get_version(self, version_id: UUID) -> SchemaVersion:
         doc = await self._call(
             f"schema version {version_id}",
+            "GetSchemaVersion",
             lambda: self._glue.get_schema_version(SchemaVersionId=str(version_id)),
         )
         return self._version(doc)
@@ -166,6 +186,7 @@ class GlueRegistry:
     async def latest(self, schema_name: str) -> SchemaVersion:
         doc = await self._call(
             f"schema {schema_name}",
+            "GetSchemaVersion",
             lambda: self._glue.get_schema_version(
                 SchemaId=self._schema_id(schema_name),
                 SchemaVersionNumber={"LatestVersion": True},

@@ -24,7 +24,9 @@ again" (throttling, internal errors, timeouts, concurrent modification, 5xx,
 connection errors) are retriable CatalogErrors, retried with exponential backoff and
 jitter; every other error is raised at once. A retry redoes a whole step (read, merge,
 write), never a stale write. Every request is bounded by the connect and read timeouts
-of :class:`~keystone_nexus.aws.AwsOptions`.
+of :class:`~keystone_nexus.aws.AwsOptions`, and timed (and counted as an error when it
+fails) in ``calls`` by :meth:`GlueCatalog._request` (service ``glue``, the operation's
+API name, e.g. ``BatchCreatePartition``).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait
 
 from keystone_nexus.aws import AwsOptions, client, error_code
 from keystone_nexus.errors import CatalogError
+from keystone_nexus.metrics import AwsCallMetrics
 from keystone_nexus.sink import naming
 from keystone_nexus.sink.arrow_schema import json_type, object_properties
 from keystone_nexus.sink.encode import META_FIELDS
@@ -228,6 +231,11 @@ def _status(exc: ClientError) -> int:
     return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
 
 
+def _api_name(operation: str) -> str:
+    """The API's name of a client method: get_partitions -> GetPartitions."""
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
 def _translate(exc: BaseException, what: str) -> CatalogError:
     if isinstance(exc, ClientError):
         code, status = error_code(exc), _status(exc)
@@ -248,7 +256,14 @@ class GlueCatalog:
     """
 
     def __init__(
-        self, glue: Any, *, database: str, lake_uri: str, table_prefix: str = "bronze_", attempts: int = 5
+        self,
+        glue: Any,
+        *,
+        database: str,
+        lake_uri: str,
+        table_prefix: str = "bronze_",
+        attempts: int = 5,
+        calls: AwsCallMetrics | None = None,
     ) -> None:
         if not lake_uri.startswith("s3://"):
             raise ValueError(f"the Glue catalog needs an s3:// lake, got {lake_uri!r}")
@@ -260,6 +275,7 @@ class GlueCatalog:
         self.table_prefix = table_prefix
         self.attempts = attempts
         self.calls: Counter[str] = Counter()
+        self.aws_calls = calls or AwsCallMetrics()
         self._ensured: set[tuple[str, str]] = set()  # (entity, definition) in step
         self._descriptors: dict[str, dict[str, Any]] = {}  # entity -> table storage descriptor
         self._partitions: dict[str, set[tuple[str, str]]] = {}  # entity -> registered (dt, hr)
@@ -275,6 +291,7 @@ class GlueCatalog:
         lake_uri: str,
         table_prefix: str = "bronze_",
         attempts: int = 5,
+        calls: AwsCallMetrics | None = None,
     ) -> GlueCatalog:
         """A catalog with its own Glue client, released by :meth:`close`; creates the
         database if it is missing."""
@@ -282,7 +299,12 @@ class GlueCatalog:
         glue = await stack.enter_async_context(client(options, "glue"))
         try:
             catalog = cls(
-                glue, database=database, lake_uri=lake_uri, table_prefix=table_prefix, attempts=attempts
+                glue,
+                database=database,
+                lake_uri=lake_uri,
+                table_prefix=table_prefix,
+                attempts=attempts,
+                calls=calls,
             )
             catalog._stack = stack
             await catalog.ensure_database()
@@ -307,10 +329,11 @@ class GlueCatalog:
     async def _request(self, what: str, operation: str, **params: Any) -> dict[str, Any]:
         """One try of `operation`, its errors translated to CatalogError."""
         self.calls[operation] += 1
-        try:
-            response: dict[str, Any] = await getattr(self._glue, operation)(**params)
-        except (ClientError, BotoCoreError, TimeoutError, ConnectionError) as exc:
-            raise _translate(exc, what) from exc
+        with self.aws_calls.timed("glue", _api_name(operation)):
+            try:
+                response: dict[str, Any] = await getattr(self._glue, operation)(**params)
+            except (ClientError, BotoCoreError, TimeoutError, ConnectionError) as exc:
+                raise _translate(exc, what) from exc
         return response
 
     async def _retry(self, step: Callable[[], Awaitable[T]]) -> T:
