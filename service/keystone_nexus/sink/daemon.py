@@ -25,7 +25,7 @@ from keystone_nexus.contracts import UnknownEntityError, entity_for_topic
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
-from keystone_nexus.sink import checkpoint
+from keystone_nexus.sink import checkpoint, naming
 from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Record
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
@@ -68,6 +68,8 @@ class PartitionState:
     retry_at: float = 0.0
     last_flush: float | None = None
     paused: bool = False
+    batch_id: str = ""  # of the batch in flight, for the logs
+    batch_started: float = 0.0
 
 
 @dataclass
@@ -198,6 +200,8 @@ class BronzeSink:
                     extra={
                         "topic": tp.topic,
                         "partition": tp.partition,
+                        "batch_id": state.batch_id,
+                        "duration_s": round(now - state.batch_started, 3),
                         "error": repr(error),
                         "retry_in_s": delay,
                     },
@@ -243,6 +247,8 @@ class BronzeSink:
             end = forced if forced is not None else batch[-1].offset
             state.inflight_bytes = state.buffer.last_cut_size
             state.inflight_oldest_ms = min(map(attrgetter("timestamp"), batch), default=None)
+            state.batch_id = naming.batch_id(tp.topic, tp.partition, state.committer.next_offset)
+            state.batch_started = now
             state.task = asyncio.get_running_loop().create_task(self._flush(tp, state, batch, end, reason))
 
     async def _flush(
@@ -252,7 +258,10 @@ class BronzeSink:
         try:
             await self.consumer.commit({tp: outcome.next_offset})
         except KafkaError as exc:  # e.g. a rebalance in progress; the lake checkpoint already holds it
-            log.info("kafka offset commit skipped", extra={"topic": tp.topic, "error": repr(exc)})
+            log.info(
+                "kafka offset commit skipped",
+                extra={"topic": tp.topic, "batch_id": state.batch_id, "error": repr(exc)},
+            )
         self.crash.reached("after_kafka_commit")
         state.last_flush = time.time()
         t = self.totals
@@ -273,6 +282,7 @@ class BronzeSink:
             extra={
                 "topic": tp.topic,
                 "partition": tp.partition,
+                "batch_id": state.batch_id,
                 "offsets": [outcome.start, outcome.end],
                 "cut": str(reason),
                 "valid": outcome.valid,

@@ -39,6 +39,12 @@ def checkpoint_key(topic: str, partition: int) -> str:
     return f"{CHECKPOINTS}/{topic}/{partition}.json"
 
 
+def batch_id(topic: str, partition: int, first_offset: int) -> str:
+    """``<topic>/<partition>/<first offset>``: names a batch in the logs, the same for
+    every try of it (a replay after a crash included), like its objects' names."""
+    return f"{topic}/{partition}/{first_offset}"
+
+
 def parse_object_name(name: str) -> tuple[str, int, int]:
     """(topic, partition, first offset) from an object name; ValueError if it is not one."""
     stem = name.rsplit("/", 1)[-1].removesuffix(".parquet")
