@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
+from keystone_nexus import devstack
 from keystone_nexus.aws import AwsOptions
 from keystone_nexus.config import load_settings
 from keystone_nexus.errors import ConfigError
@@ -62,30 +67,53 @@ async def test_references_resolve_typed(stack, secret: str, monkeypatch: pytest.
         await resolve_secrets(load_settings(env_file=None), options)
 
 
-def test_the_daemon_never_logs_a_secret(stack, secret: str, tmp_path: Path) -> None:
+def test_the_daemon_never_shows_a_secret(stack, secret: str, tmp_path: Path) -> None:
+    """Resolved from moto's Secrets Manager at start-up; absent from the logs (at DEBUG),
+    /status, /metrics, /readyz and /healthz."""
     broker = Broker(tmp_path)
+    port = devstack.free_port()
     try:
         env = sink_env(
             broker.bootstrap,
             f"file://{tmp_path / 'lake'}",
             tmp_path / "registry",
             "g-secret",
+            NEXUS_KAFKA__SASL_USERNAME=f"aws-secretsmanager:{secret}#username",
             NEXUS_KAFKA__SASL_PASSWORD=f"aws-secretsmanager:{secret}#password",
             NEXUS_AWS__ENDPOINT_URL=stack.aws_endpoint_url,
             NEXUS_AWS__REGION=stack.region,
+            NEXUS_HEALTH__PORT=str(port),
             AWS_ACCESS_KEY_ID="testing",
             AWS_SECRET_ACCESS_KEY="testing",
         )
-        done = subprocess.run(
-            [sys.executable, "-m", "keystone_nexus", "run", "--log-level", "DEBUG", "--until-idle", "2"],
+        run = subprocess.Popen(
+            [sys.executable, "-m", "keystone_nexus", "run", "--log-level", "DEBUG"],
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
-            timeout=120,
-            check=False,
         )
+        pages: dict[str, str] = {}
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and "partitions" not in pages.get("/status", ""):
+                time.sleep(0.5)
+                for page in ("/status", "/metrics", "/readyz", "/healthz"):
+                    try:
+                        with urllib.request.urlopen(f"http://127.0.0.1:{port}{page}", timeout=5) as answer:
+                            pages[page] = answer.read().decode()
+                    except urllib.error.HTTPError as error:
+                        pages[page] = error.read().decode()
+                    except OSError:
+                        continue
+        finally:
+            run.send_signal(signal.SIGTERM)
+            output, _ = run.communicate(timeout=60)
     finally:
         broker.stop()
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "bronze sink started" in done.stderr
-    assert PASSWORD not in done.stdout + done.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert "bronze sink started" in output
+    assert set(pages) == {"/status", "/metrics", "/readyz", "/healthz"}, output[-3000:]
+    assert '"owner"' in pages["/status"] and "nexus_sink" in pages["/metrics"]
+    for text in [output, *pages.values()]:
+        assert PASSWORD not in text
