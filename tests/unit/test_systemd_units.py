@@ -44,7 +44,7 @@ def test_the_sink_unit_is_hardened(tmp_path: Path) -> None:
     )
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout + done.stderr)
     assert match, done.stdout + done.stderr
-    assert float(match.group(1)) <= 2.0
+    assert float(match.group(1)) <= 1.2  # 1.1 with systemd 252 (the unit's comment says what is left)
 
 
 def test_the_unit_speaks_notify_and_matches_the_drain_bound() -> None:
