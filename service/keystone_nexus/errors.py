@@ -12,6 +12,9 @@
     ├── CatalogError                table catalog (Glue Data Catalog) problems; `code` is the
     │                               AWS error code, `retriable` set when unreachable or throttled
     ├── StackError                  the local dev stack could not start or stop
+    ├── GoldError                   the dashboard's gold queries (DuckDB or Athena) failed
+    │   ├── GoldNotBuiltError       no gold tables yet: run the transform first
+    │   └── GoldUnavailableError    the warehouse is busy, unreachable or slow (retriable)
     └── IngestError                 an ingestion server refused or failed a call; `code` is
                                     the gRPC status, `retriable` set when trying later can help
 
@@ -72,6 +75,22 @@ class CatalogError(NexusError):
 
 class StackError(NexusError):
     pass
+
+
+class GoldError(NexusError):
+    """A gold query of the dashboard failed; the message says which and why."""
+
+
+class GoldNotBuiltError(GoldError):
+    """The gold tables are not there (no DuckDB file, no schema or no table): run the
+    transform (`nexus transform --lake DIR --duckdb FILE`) and ask again."""
+
+
+class GoldUnavailableError(GoldError):
+    """The warehouse could not answer now (file locked by a running transform, Athena
+    throttled or too slow); asking again later can help."""
+
+    retriable = True
 
 
 class IngestError(NexusError):
