@@ -35,7 +35,7 @@ const Flag kFlags[] = {
     {"--max-stream-rejections", "NEXUS_INGEST__MAX_STREAM_REJECTIONS",
      "rejected events a stream may collect before the server stops reading it and answers (default 10000)"},
     {"--build-threads", "NEXUS_INGEST__BUILD_THREADS",
-     "threads that validate and encode stream messages ahead of producing them; 0: the stream's own (default 2)"},
+     "threads that validate and encode stream messages ahead of producing them; 0: the stream's own (default 1)"},
     {"--shutdown-grace-s", "NEXUS_INGEST__SHUTDOWN_GRACE_S", "seconds in-flight calls get at shutdown (default 30)"},
     {"--log-level", "NEXUS_INGEST__LOG_LEVEL", "debug, info, warn or error (default info)"},
 };

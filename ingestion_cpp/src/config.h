@@ -39,7 +39,7 @@ struct Config {
   int max_message_bytes = 64 * 1024 * 1024;
   int queue_full_timeout_ms = 2000;
   int max_stream_rejections = 10000;
-  int build_threads = 2;
+  int build_threads = 1;
   int shutdown_grace_s = 30;
   std::string log_level = "info";
   bool help = false;

@@ -50,6 +50,7 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=1, help="concurrent PublishStream calls")
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("-X", action="append", default=[], help="librdkafka property for the server")
+    parser.add_argument("--build-threads", type=int, default=1, help="the server's --build-threads")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cpp-bench-"))
@@ -78,6 +79,8 @@ def main() -> int:
                 str(ids),
                 "--metrics-listen",
                 "127.0.0.1:0",
+                "--build-threads",
+                str(args.build_threads),
                 "--log-level",
                 "debug",
                 *x_args,
@@ -148,6 +151,7 @@ def main() -> int:
                     "accepted": accepted,
                     "rejected": rejected,
                     "streams": args.streams,
+                    "build_threads": args.build_threads,
                     "batch": BATCH,
                     "partitions": args.partitions,
                     "proto_bytes_per_event": round(event_bytes),

@@ -85,7 +85,7 @@ TEST(Config, StreamAndMetricsSettings) {
   const Config defaults = ParseConfig({"--schema-ids", "f"}, Env({}));
   EXPECT_EQ(defaults.metrics_listen, "127.0.0.1:9464");
   EXPECT_EQ(defaults.max_stream_rejections, 10000);
-  EXPECT_EQ(defaults.build_threads, 2);
+  EXPECT_EQ(defaults.build_threads, 1);
   const Config c = ParseConfig({"--schema-ids", "f", "--metrics-listen", "none", "--build-threads", "0"},
                                Env({{"NEXUS_INGEST__MAX_STREAM_REJECTIONS", "5"}}));
   EXPECT_EQ(c.metrics_listen, "none");

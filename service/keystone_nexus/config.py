@@ -134,7 +134,7 @@ class IngestSettings(_Section):
     max_stream_rejections: int = Field(
         10_000, ge=1, description="Rejected events a stream may collect before it is answered early"
     )
-    build_threads: int = Field(2, ge=0, le=64, description="C++ server: threads encoding stream messages")
+    build_threads: int = Field(1, ge=0, le=64, description="C++ server: threads encoding stream messages")
     metrics_listen: str = Field("127.0.0.1:9464", description="C++ server: HOST:PORT of /metrics, or none")
     tls_cert: Path | None = Field(None, description="PEM certificate (chain) for TLS on the gRPC listener")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
