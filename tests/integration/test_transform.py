@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,13 +27,12 @@ import pytest
 from keystone_nexus import contracts, devstack
 from keystone_nexus.olist.generate import generate
 from keystone_nexus.transform import DEFAULT_PROJECT, GOLD_TABLES, Toolchain, dbt_results
+from tests.olist_expected import ORDERS, TS, expected_daily_sales, expected_orders
 
 pytestmark = pytest.mark.integration
 REPO = DEFAULT_PROJECT.parent
 TOOLS = Toolchain.find(DEFAULT_PROJECT)
 AIRFLOW_PYTHON = REPO / ".venv-airflow" / "bin" / "python"
-TS = "%Y-%m-%d %H:%M:%S"
-ORDERS = "olist_orders_dataset.csv"
 
 
 @dataclass(frozen=True)
@@ -107,11 +105,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
     )
 
 
-def _rows(csvs: Path, name: str) -> list[dict[str, str]]:
-    with (csvs / name).open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def write_order_updates(source: Path, out: Path) -> int:
     """Every order of `source` again; the shipped, invoiced and processing ones delivered (on
     alternate orders a day before and a day after the estimate). Returns how many moved."""
@@ -132,53 +125,6 @@ def write_order_updates(source: Path, out: Path) -> int:
         writer.writeheader()
         writer.writerows(rows)
     return moved
-
-
-def _ts(value: str) -> datetime | None:
-    return datetime.strptime(value, TS) if value.strip() else None
-
-
-def expected_orders(csvs: Path, orders_csv: Path) -> dict[str, dict[str, Any]]:
-    """fct_orders computed from the source CSVs, in plain Python."""
-    customers = {c["customer_id"]: c for c in _rows(csvs, "olist_customers_dataset.csv")}
-    items: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for item in _rows(csvs, "olist_order_items_dataset.csv"):
-        items[item["order_id"]].append(item)
-    paid: dict[str, float] = defaultdict(float)
-    for payment in _rows(csvs, "olist_order_payments_dataset.csv"):
-        paid[payment["order_id"]] += float(payment["payment_value"])
-    reviews: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for review in _rows(csvs, "olist_order_reviews_dataset.csv"):
-        reviews[review["order_id"]].append(review)
-    out = {}
-    for order in _rows(orders_csv.parent, orders_csv.name):
-        oid = order["order_id"]
-        purchased = _ts(order["order_purchase_timestamp"])
-        delivered = _ts(order["order_delivered_customer_date"])
-        estimated = _ts(order["order_estimated_delivery_date"])
-        assert purchased is not None and estimated is not None
-        customer = customers[order["customer_id"]]
-        latest = max(
-            reviews[oid],
-            key=lambda r: (r["review_answer_timestamp"], r["review_creation_date"], r["review_id"]),
-            default=None,
-        )
-        out[oid] = {
-            "customer_unique_id": customer["customer_unique_id"],
-            "customer_state": customer["customer_state"].strip().upper(),
-            "order_status": order["order_status"],
-            "purchased_at": purchased,
-            "delivered_at": delivered,
-            "estimated_delivery_at": estimated,
-            "delivery_days": (delivered.date() - purchased.date()).days if delivered else None,
-            "is_late": delivered.date() > estimated.date() if delivered else None,
-            "item_count": len(items[oid]),
-            "items_value": sum(float(i["price"]) for i in items[oid]),
-            "freight_value": sum(float(i["freight_value"]) for i in items[oid]),
-            "payment_value": paid[oid],
-            "review_score": int(latest["review_score"]) if latest else None,
-        }
-    return out
 
 
 def _gold(warehouse: Path, sql: str) -> list[dict[str, Any]]:
@@ -234,12 +180,7 @@ def test_fct_orders_equals_an_independent_computation(built: Built) -> None:
 
 
 def test_agg_daily_sales_equals_an_independent_computation(built: Built) -> None:
-    expected: dict[tuple[Any, str], list[float]] = defaultdict(lambda: [0, 0.0])
-    for row in expected_orders(built.csvs, built.orders_csv).values():
-        if row["order_status"] not in ("canceled", "unavailable"):
-            cell = expected[(row["purchased_at"].date(), row["customer_state"])]
-            cell[0] += 1
-            cell[1] += row["items_value"] + row["freight_value"]
+    expected = expected_daily_sales(expected_orders(built.csvs, built.orders_csv))
     got = _gold(built.warehouse, "select * from gold.agg_daily_sales")
     assert [c for c in got[0]] == ["purchase_date", "customer_state", "orders", "gmv"]
     assert {
