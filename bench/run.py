@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.run [NAME ...] [--args NAME='--flag value' ...]
 
-With no NAME, every module of the package except this one (today: ingest, sink, validate_batch).
+With no NAME, every module of the package except this one (today: ingest, journey, sink,
+validate_batch).
 For each: `python -m bench.<name> [args]`, its output shown as it runs, then
 `bench/results/<name>.json` = {name, command, when, seconds, returncode, output, result},
 where `result` is the JSON of the module's last `BENCH_RESULT <json>` line, if any.
