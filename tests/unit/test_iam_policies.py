@@ -1,0 +1,59 @@
+"""The IAM policies in docs/iam/ parse, grant no wildcard actions, and cover the lake
+prefixes the code writes: the sink never deletes; the operator's replay and reprocess do."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from keystone_nexus.cloudwatch import NAMESPACE
+from keystone_nexus.redrive import REDRIVEN
+from keystone_nexus.reprocess import REPROCESS
+from keystone_nexus.sink.naming import BRONZE, CHECKPOINTS, DLQ
+
+IAM = Path(__file__).resolve().parents[2] / "docs" / "iam"
+
+
+def statements(name: str) -> list[dict[str, Any]]:
+    doc = json.loads((IAM / name).read_text())
+    assert doc["Version"] == "2012-10-17"
+    return list(doc["Statement"])
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    value = statement["Action"]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def resources(statement: dict[str, Any]) -> list[str]:
+    value = statement["Resource"]
+    return [value] if isinstance(value, str) else list(value)
+
+
+def granted(name: str, action: str) -> set[str]:
+    return {r for s in statements(name) if action in actions(s) for r in resources(s)}
+
+
+def test_no_wildcard_actions_and_only_allow() -> None:
+    for name in ("sink-policy.json", "operator-policy.json"):
+        for statement in statements(name):
+            assert statement["Effect"] == "Allow"
+            assert all("*" not in a for a in actions(statement)), statement["Sid"]
+
+
+def test_the_sink_writes_its_prefixes_and_deletes_nothing() -> None:
+    puts = granted("sink-policy.json", "s3:PutObject")
+    assert puts == {f"arn:aws:s3:::LAKE_BUCKET/LAKE_PREFIX/{p}/*" for p in (BRONZE, DLQ, CHECKPOINTS)}
+    assert not granted("sink-policy.json", "s3:DeleteObject")
+
+
+def test_the_operator_rewrites_the_lake_but_not_checkpoints() -> None:
+    writable = {f"arn:aws:s3:::LAKE_BUCKET/LAKE_PREFIX/{p}/*" for p in (BRONZE, DLQ, REDRIVEN, REPROCESS)}
+    assert granted("operator-policy.json", "s3:PutObject") == writable
+    assert granted("operator-policy.json", "s3:DeleteObject") == writable
+
+
+def test_metrics_only_in_the_service_namespace() -> None:
+    (metrics,) = [s for s in statements("sink-policy.json") if "cloudwatch:PutMetricData" in actions(s)]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}
