@@ -618,3 +618,44 @@ def test_tells_systemd_when_ready_and_when_stopping(
         srv.proc.send_signal(signal.SIGTERM)
         assert notify.recv(4096).decode().startswith("STOPPING=1\n")
         assert srv.proc.wait(60) == 0
+
+
+def test_a_full_producer_queue_is_backpressure_not_buffering(
+    broker: str, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    # librdkafka's queue holds 10 messages and an event does not wait for room: the 11th
+    # event of a call finds it full, and it and the rest of its message are rejected.
+    base = (
+        f"--listen 127.0.0.1:0 --metrics-listen none --schema-ids {schema_ids[0]} --queue-full-timeout-ms 0"
+    )
+    srv = Server([*base.split(), "--brokers", broker, "-X", "queue.buffering.max.messages=10"])
+    try:
+        with grpc.insecure_channel(srv.address) as channel:
+            stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
+            response = stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(500)]))
+            assert (response.accepted, response.rejected) == (10, 490)
+            assert all(r.accepted for r in response.results[:10])
+            assert all(r.reason.startswith("resource exhausted") for r in response.results[10:])
+
+            # A stream stops being read once its queue stayed full, and answers for what it read.
+            batches = [ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(500)])] * 20
+            response = stub.PublishStream(iter(batches), timeout=30)
+            read = response.accepted + response.rejected
+            assert response.accepted == 10 and read % 500 == 0 and read < 20 * 500
+            assert all(r.reason.startswith("resource exhausted") for r in response.results)
+    finally:
+        assert srv.stop() == 0
+
+    # Nothing written at all (no broker, the 10 queued time out): RESOURCE_EXHAUSTED, retry whole.
+    nowhere = f"127.0.0.1:{devstack.free_port()}"
+    small_queue = "-X queue.buffering.max.messages=10 -X message.timeout.ms=500"
+    srv = Server([*base.split(), "--brokers", nowhere, *small_queue.split()])
+    try:
+        with grpc.insecure_channel(srv.address) as channel, pytest.raises(grpc.RpcError) as err:
+            ingestion_pb2_grpc.IngestionServiceStub(channel).Publish(
+                ingestion_pb2.PublishRequest(events=[order_item(i) for i in range(50)]), timeout=30
+            )
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "nothing was written, retry later" in (err.value.details() or "")
+    finally:
+        srv.stop()
