@@ -3,14 +3,18 @@ rebalances and a paused zombie instance."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import random
 import signal
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
+from keystone_nexus import devstack
 from keystone_nexus.sink.commit import CRASH_POINTS
 from tests.integration.sinkkit import (
     Broker,
@@ -113,10 +117,19 @@ def test_sigterm_exits_zero_and_flushes_what_it_has(broker: Broker, tmp_path: Pa
         NEXUS_SINK__MAX_BATCH_RECORDS="100000",
         NEXUS_SINK__MAX_LATENCY_S="3600",
         NEXUS_SINK__IDLE_FLUSH_S="3600",
+        NEXUS_HEALTH__PORT=str(port := devstack.free_port()),
     )
     run = SinkProcess(env, tmp_path)
-    time.sleep(9)  # joined and buffered everything; nothing is due by count or age
-    assert not lake_coords(lake, "bronze")
+    total = len(produced.valid | produced.invalid)
+    deadline = time.monotonic() + 120
+    buffered = 0
+    while buffered < total and time.monotonic() < deadline:  # joined and buffered everything
+        time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}/status"
+        with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(url, timeout=5) as response:
+            buffered = sum(p["buffered"] for p in json.load(response)["partitions"])
+    assert buffered == total, run.log()
+    assert not lake_coords(lake, "bronze")  # nothing is due by count or age
     started = time.monotonic()
     assert run.stop() == 0, run.log()
     assert time.monotonic() - started < 15
