@@ -374,11 +374,19 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
                 end=args.to_offset,
                 options=sink_options(settings).commit,
                 catalog=catalog,
+                dry_run=args.dry_run,
             )
         finally:
             await catalog.close()
             await store.close()
             await registry.close()
+        if args.dry_run and report.plan is not None:
+            plan = report.plan
+            print(f"{args.topic}[{args.partition}] offsets {plan.start}..{plan.end} would be rebuilt")
+            print("units (each encoded as one batch): " + ", ".join(f"{a}..{b}" for a, b in plan.units))
+            for key in plan.old:
+                print(f"  replaces {key}")
+            return 0
         if report.resumed:
             print("finished an interrupted reprocess of this partition first")
         print(
@@ -597,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument(
         "--to-offset", type=int, required=True, help="last offset, inclusive, below the checkpoint"
     )
+    rp.add_argument("--dry-run", action="store_true", help="print the widened range and the objects only")
     rp.set_defaults(func=cmd_reprocess)
 
     config = commands.add_parser("config", help="settings").add_subparsers(dest="config_cmd", required=True)

@@ -239,6 +239,7 @@ class ReprocessReport:
     written: int = 0
     deleted: int = 0
     resumed: bool = False  # an interrupted run's plan was finished first
+    plan: Plan | None = None  # the plan of the requested range
 
 
 async def _save_plan(store: ObjectStore, plan: Plan, etag: str | None) -> str:
@@ -366,11 +367,14 @@ async def reprocess(
     options: CommitOptions | None = None,
     catalog: TableCatalog | None = None,
     after_put: AfterPut | None = None,
+    dry_run: bool = False,
 ) -> ReprocessReport:
     """Rebuild the objects holding offsets [start, end] of topic[partition] (widened to whole
     objects); first finish an interrupted reprocess of the partition, if there is one.
 
-    `options` must be the sink's; `after_put` is called after each object is written (a test hook).
+    `options` must be the sink's; `after_put` is called after each object is written (a test
+    hook); `dry_run` only plans: the report holds the widened range and the plan, nothing
+    is read from Kafka or written.
     """
     spec = contracts.entity_for_topic(topic)
     run = _Run(
@@ -378,7 +382,7 @@ async def reprocess(
     )
     report = ReprocessReport()
     found = await store.get(plan_key(topic, partition))
-    if found is not None:
+    if found is not None and not dry_run:
         report.resumed = True
         await _execute(run, spec, Plan.from_bytes(found.data), found.etag, report)
     state = await checkpoint.load(store, topic, partition, start_offset=-1)
@@ -389,7 +393,9 @@ async def reprocess(
     next_offset = state.checkpoint.next_offset
     objects, _ = await partition_objects(store, spec, topic, partition, next_offset)
     plan = plan_reprocess(topic, partition, start, end, objects, next_offset)
-    report.start, report.end = plan.start, plan.end
+    report.start, report.end, report.plan = plan.start, plan.end, plan
+    if dry_run:
+        return report
     etag = await _save_plan(store, plan, None)
     await _execute(run, spec, plan, etag, report)
     return report

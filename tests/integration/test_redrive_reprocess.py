@@ -381,6 +381,22 @@ def test_the_commands(copy: Written) -> None:
     replayed = nexus("dlq", "replay", "--entity", "orders")
     assert replayed.returncode == 0, replayed.stderr
     assert f"{len(bad_ids_from_lake(copy)):,} of" in replayed.stdout
+    before = lake_files(copy.lake)
+    planned = nexus(
+        "reprocess",
+        "--topic",
+        ORDERS,
+        "--partition",
+        "0",
+        "--from-offset",
+        "0",
+        "--to-offset",
+        "5",
+        "--dry-run",
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert "would be rebuilt" in planned.stdout and "replaces bronze/orders/" in planned.stdout
+    assert lake_files(copy.lake) == before, "a dry run changes nothing"
     rebuilt = nexus(
         "reprocess", "--topic", ORDERS, "--partition", "0", "--from-offset", "0", "--to-offset", "5"
     )
