@@ -7,7 +7,7 @@ SCALE ?= 0.1
 SEED ?= 42
 DEMO_DIR ?= .state/demo
 
-.PHONY: venv transform-env demo test lint format protos unit integration bench clean
+.PHONY: venv transform-env demo test lint format protos unit integration e2e bench clean
 
 venv:
 	@scripts/bootstrap.sh
@@ -31,6 +31,10 @@ unit: venv
 
 integration: venv
 	$(BIN)/pytest -q tests/integration
+
+## The whole journey end to end (S3 lake in moto with the C++ server; local lake with the twin).
+e2e: venv transform-env cpp
+	$(BIN)/pytest -q tests/e2e
 
 lint: venv
 	$(BIN)/ruff check service tests scripts bench ingestion_cpp/tests transform
