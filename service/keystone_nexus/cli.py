@@ -277,6 +277,8 @@ def cmd_lake_summary(args: argparse.Namespace) -> int:
         print(f"{'total':<22}{total_rows:>12,}{sum(summary.bronze_files.values()):>8,}{total_dead:>15,}")
         for (entity, reason), count in summary.dlq_reasons.most_common(args.reasons):
             print(f"  dead-lettered {count:>6,}  {entity}: {reason}")
+        if summary.dlq_redriven:
+            print(f"  re-driven into bronze (counted there): {sum(summary.dlq_redriven.values()):,}")
 
     asyncio.run(main())
     return 0
@@ -515,6 +517,46 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if balanced and result.transform is not None and result.transform.gx_success else 1
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from keystone_nexus.aws import client
+    from keystone_nexus.dashboard import AthenaGold, DashboardOptions, DuckDBGold, GoldSource, serve
+    from keystone_nexus.wiring import aws_options
+
+    settings = _settings(args)
+    status_url = args.status_url or f"http://{settings.health.host}:{settings.health.port}"
+    host, _, port = args.listen.rpartition(":")
+    source: GoldSource
+    if args.athena_database:
+        aws = aws_options(settings.aws)
+        source = AthenaGold(
+            lambda: client(aws, "athena"),
+            database=args.athena_database,
+            workgroup=args.athena_workgroup,
+            output_location=args.athena_output,
+        )
+        schema = args.athena_database
+    else:
+        source = DuckDBGold(args.duckdb)
+        schema = "gold"
+    options = DashboardOptions(
+        status_url=status_url, host=host or "127.0.0.1", port=int(port), gold_schema=schema
+    )
+    if args.static_dir:
+        options = DashboardOptions(**{**options.__dict__, "static_dir": args.static_dir})
+
+    def ready(bound: int) -> None:
+        print(
+            f"dashboard on http://{options.host}:{bound}/  (gold {source.describe}, sink {status_url})",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(serve(source, options, ready))
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nexus", description="Keystone Nexus streaming-lakehouse ingestion")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -629,6 +671,19 @@ def build_parser() -> argparse.ArgumentParser:
     top.add_argument("--interval", type=float, default=2.0)
     top.add_argument("--once", action="store_true", help="print one screen and exit")
     top.set_defaults(func=cmd_top)
+
+    dash = commands.add_parser("dashboard", help="the web dashboard: live pipeline and gold, read-only")
+    gold_from = dash.add_mutually_exclusive_group(required=True)
+    gold_from.add_argument("--duckdb", type=Path, help="the DuckDB warehouse holding gold (opened read-only)")
+    gold_from.add_argument("--athena-database", metavar="DB", help="gold in Athena, e.g. keystone_nexus_gold")
+    dash.add_argument("--athena-workgroup", default="primary")
+    dash.add_argument(
+        "--athena-output", metavar="S3_URI", help="query results location (if the workgroup has none)"
+    )
+    dash.add_argument("--status-url", help="the sink's health server (default from settings)")
+    dash.add_argument("--listen", default="127.0.0.1:8788", metavar="HOST:PORT")
+    dash.add_argument("--static-dir", type=Path, help="the built page (default dashboard/dist)")
+    dash.set_defaults(func=cmd_dashboard)
 
     topics = commands.add_parser("topics", help="Kafka topics").add_subparsers(dest="topics", required=True)
     counts = topics.add_parser("counts", help="records per configured topic")

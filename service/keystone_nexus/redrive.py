@@ -152,6 +152,11 @@ async def _marker(store: ObjectStore, dlq_key: str) -> Marker:
     return Marker(dlq_key, [Round.from_doc(r) for r in doc["rounds"]], found.etag)
 
 
+async def redriven_offsets(store: ObjectStore, dlq_key: str) -> set[int]:
+    """Offsets of the dead letters in `dlq_key` that a replay has landed in bronze."""
+    return (await _marker(store, dlq_key)).redriven()
+
+
 async def _save(store: ObjectStore, marker: Marker) -> None:
     key = marker_key(marker.dlq_key)
     try:

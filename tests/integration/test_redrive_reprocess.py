@@ -26,6 +26,7 @@ from keystone_nexus.devstack import StackInfo
 from keystone_nexus.kafka_range import KafkaRangeReader
 from keystone_nexus.lake.local import LocalStore
 from keystone_nexus.lake.open import open_store
+from keystone_nexus.lake.report import summarize
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.redrive import list_dead_letters, replay_dead_letters
 from keystone_nexus.registry.local import LocalRegistry
@@ -208,6 +209,11 @@ async def test_replay_after_a_schema_fix_lands_exactly_the_fixed_records_once(co
     assert sum(c.redriven for c in counts) == len(fixed)
     assert sum(c.outstanding for c in counts) == len(copy.produced.invalid) - len(fixed)
     assert all(c.redriven == 0 for c in counts if c.entity == "payments")
+    # The lake summary counts a re-driven record once: as a bronze row, not also as dead.
+    summary = await summarize(store)
+    assert sum(summary.bronze_rows.values()) == len(copy.produced.valid | fixed)
+    assert sum(summary.dlq_rows.values()) == len(copy.produced.invalid) - len(fixed)
+    assert summary.dlq_redriven["orders"] == len(fixed)
 
     before = files(copy.lake, "bronze")
     again = await replay_dead_letters(store, registry, options=OPTIONS)

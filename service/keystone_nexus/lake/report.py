@@ -1,4 +1,8 @@
-"""What is in the lake: bronze rows and files per entity, dead letters by reason."""
+"""What is in the lake: bronze rows and files per entity, dead letters by reason.
+
+A dead letter that `nexus dlq replay` has landed in bronze is counted once, as a bronze
+row (`dlq_redriven` says how many); `dlq_rows` are the ones still outstanding.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from dataclasses import dataclass, field
 import pyarrow.parquet as pq
 
 from keystone_nexus.lake.store import ObjectStore
+from keystone_nexus.redrive import redriven_offsets
 
 
 @dataclass
@@ -17,6 +22,7 @@ class LakeSummary:
     bronze_files: Counter[str] = field(default_factory=Counter)
     dlq_rows: Counter[str] = field(default_factory=Counter)
     dlq_reasons: Counter[tuple[str, str]] = field(default_factory=Counter)
+    dlq_redriven: Counter[str] = field(default_factory=Counter)
 
 
 def _entity(key: str) -> str:
@@ -35,10 +41,15 @@ async def summarize(store: ObjectStore) -> LakeSummary:
         if key.endswith(".parquet"):
             found = await store.get(key)
             if found is not None:
-                reasons = (
-                    pq.read_table(io.BytesIO(found.data), columns=["reason"]).column("reason").to_pylist()
-                )
-                summary.dlq_rows[_entity(key)] += len(reasons)
-                for reason in reasons:
-                    summary.dlq_reasons[(_entity(key), str(reason)[:100])] += 1
+                table = pq.read_table(io.BytesIO(found.data), columns=["_offset", "reason"])
+                redriven = await redriven_offsets(store, key)
+                entity = _entity(key)
+                for offset, reason in zip(
+                    table.column("_offset").to_pylist(), table.column("reason").to_pylist(), strict=True
+                ):
+                    if offset in redriven:
+                        summary.dlq_redriven[entity] += 1
+                        continue
+                    summary.dlq_rows[entity] += 1
+                    summary.dlq_reasons[(entity, str(reason)[:100])] += 1
     return summary
