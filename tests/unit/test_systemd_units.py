@@ -3,48 +3,68 @@
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "keystone-nexus.service"
+INGEST_UNIT = ROOT / "systemd" / "keystone-ingestion.service"
+INGEST_BINARY = ROOT / "ingestion_cpp" / "build" / "olist_ingestion_enterprise"
 
 
-def _installed_copy(tmp_path: Path) -> Path:
-    """The unit with ExecStart pointing at this checkout's `nexus`, as an install would."""
-    nexus = Path(sys.executable).parent / "nexus"
-    text = UNIT.read_text().replace("/opt/keystone-nexus/.venv/bin/nexus", str(nexus))
-    copy = tmp_path / UNIT.name
-    copy.write_text(text)
+@dataclass(frozen=True)
+class Unit:
+    path: Path
+    exec_start: str  # the installed program the unit names
+    local: Path  # what stands in for it in this checkout (verify wants an executable there)
+    max_exposure: float  # `systemd-analyze security`; the unit's comment says what is left open
+
+
+UNITS = {
+    # 1.1 with systemd 252 for both.
+    "sink": Unit(UNIT, "/opt/keystone-nexus/.venv/bin/nexus", Path(sys.executable).parent / "nexus", 1.2),
+    "ingestion": Unit(
+        INGEST_UNIT,
+        "/opt/keystone-nexus/ingestion/olist_ingestion_enterprise",
+        INGEST_BINARY if INGEST_BINARY.exists() else Path("/bin/true"),  # before `make cpp`
+        1.5,
+    ),
+}
+
+
+def _installed_copy(unit: Unit, tmp_path: Path) -> Path:
+    """The unit with ExecStart pointing at this checkout's program, as an install would."""
+    copy = tmp_path / unit.path.name
+    copy.write_text(unit.path.read_text().replace(unit.exec_start, str(unit.local)))
     return copy
 
 
-def test_the_sink_unit_verifies(tmp_path: Path) -> None:
+def _analyze(tmp_path: Path, *argv: str) -> str:
     done = subprocess.run(
-        ["systemd-analyze", "verify", str(_installed_copy(tmp_path))],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
+        ["systemd-analyze", *argv], capture_output=True, text=True, cwd=tmp_path, check=False
     )
+    return done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_the_unit_verifies(name: str, tmp_path: Path) -> None:
+    unit = UNITS[name]
+    output = _analyze(tmp_path, "verify", str(_installed_copy(unit, tmp_path)))
     problems = [
-        line
-        for line in (done.stdout + done.stderr).splitlines()
-        if "keystone-nexus.service" in line and "EnvironmentFile" not in line
+        line for line in output.splitlines() if unit.path.name in line and "EnvironmentFile" not in line
     ]
     assert not problems, problems
 
 
-def test_the_sink_unit_is_hardened(tmp_path: Path) -> None:
-    done = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", str(_installed_copy(tmp_path))],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
-    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout + done.stderr)
-    assert match, done.stdout + done.stderr
-    assert float(match.group(1)) <= 1.2  # 1.1 with systemd 252 (the unit's comment says what is left)
+@pytest.mark.parametrize("name", UNITS)
+def test_the_unit_is_hardened(name: str, tmp_path: Path) -> None:
+    unit = UNITS[name]
+    output = _analyze(tmp_path, "security", "--offline=true", str(_installed_copy(unit, tmp_path)))
+    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", output)
+    assert match, output
+    assert float(match.group(1)) <= unit.max_exposure
 
 
 def test_the_unit_speaks_notify_and_matches_the_drain_bound() -> None:
@@ -54,51 +74,6 @@ def test_the_unit_speaks_notify_and_matches_the_drain_bound() -> None:
     from keystone_nexus.config import SinkSettings
 
     assert stop > SinkSettings().drain_timeout_s
-
-
-INGEST_UNIT = ROOT / "systemd" / "keystone-ingestion.service"
-INGEST_BINARY = ROOT / "ingestion_cpp" / "build" / "olist_ingestion_enterprise"
-
-
-def _installed_ingest_copy(tmp_path: Path) -> Path:
-    """The C++ ingestion server's unit with ExecStart at this checkout's build (verify wants an
-    executable there; /bin/true stands in before `make cpp`)."""
-    binary = INGEST_BINARY if INGEST_BINARY.exists() else Path("/bin/true")
-    text = INGEST_UNIT.read_text().replace(
-        "/opt/keystone-nexus/ingestion/olist_ingestion_enterprise", str(binary)
-    )
-    copy = tmp_path / INGEST_UNIT.name
-    copy.write_text(text)
-    return copy
-
-
-def test_the_ingestion_unit_verifies(tmp_path: Path) -> None:
-    done = subprocess.run(
-        ["systemd-analyze", "verify", str(_installed_ingest_copy(tmp_path))],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
-    problems = [
-        line
-        for line in (done.stdout + done.stderr).splitlines()
-        if "keystone-ingestion.service" in line and "EnvironmentFile" not in line
-    ]
-    assert not problems, problems
-
-
-def test_the_ingestion_unit_is_hardened(tmp_path: Path) -> None:
-    done = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", str(_installed_ingest_copy(tmp_path))],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-    )
-    match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout + done.stderr)
-    assert match, done.stdout + done.stderr
-    assert float(match.group(1)) <= 1.5
 
 
 def test_the_ingestion_unit_speaks_notify_and_outlasts_the_shutdown_grace() -> None:
