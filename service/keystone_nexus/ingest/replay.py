@@ -26,30 +26,20 @@ from keystone_nexus.errors import IngestError
 from keystone_nexus.events import replay_event_id
 from keystone_nexus.ingest.client import IngestClient, PublishResult, record_event
 from keystone_nexus.olist.reader import Row, RowError, dataset_file, read
-from keystone_nexus.replay import ordered_entities
+from keystone_nexus.replay import ReplayReport, ordered_entities
 
 RETRIES = 5
 
 
 @dataclass
-class ViaReport:
-    sent: Counter[str] = field(default_factory=Counter)
-    accepted: Counter[str] = field(default_factory=Counter)
-    rejected: Counter[str] = field(default_factory=Counter)
-    first_errors: list[RowError] = field(default_factory=list)
-    elapsed_s: float = 0.0
+class ViaReport(ReplayReport):
+    """A replay's report, plus what the server accepted (sent = accepted + rejected)."""
 
-    @property
-    def total_sent(self) -> int:
-        return sum(self.sent.values())
+    accepted: Counter[str] = field(default_factory=Counter)
 
     @property
     def total_accepted(self) -> int:
         return sum(self.accepted.values())
-
-    @property
-    def total_rejected(self) -> int:
-        return sum(self.rejected.values())
 
 
 @dataclass
