@@ -122,8 +122,17 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::st
 
   std::unique_ptr<nexus::MetricsHttpServer> metrics;
   if (config.metrics_listen != "none") {
-    metrics = std::make_unique<nexus::MetricsHttpServer>(
-        config.metrics_listen, [&service, &producer] { return nexus::RenderPrometheus(CollectMetrics(service, *producer)); });
+    try {
+      metrics = std::make_unique<nexus::MetricsHttpServer>(config.metrics_listen, [&service, &producer] {
+        return nexus::RenderPrometheus(CollectMetrics(service, *producer));
+      });
+    } catch (const std::runtime_error& e) {
+      // An address the operator chose must work; the default one may be taken by another
+      // server on a development machine, which then serves without metrics and says so.
+      if (config.metrics_listen_set) throw;
+      Log(LogLevel::kWarn, "metrics_disabled",
+          {{"error", e.what()}, {"detail", "set --metrics-listen HOST:PORT (port 0: any free one) or none"}});
+    }
   }
   grpc::EnableDefaultHealthCheckService(true);
 #ifdef NEXUS_HAVE_REFLECTION

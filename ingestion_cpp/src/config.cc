@@ -85,6 +85,7 @@ void Apply(Config* c, const std::string& flag, const std::string& value) {
   } else if (flag == "--metrics-listen") {
     if (value != "none") CheckHostPorts(flag, value);
     c->metrics_listen = value;
+    c->metrics_listen_set = true;
   } else if (flag == "--tls-cert") {
     c->tls_cert = value;
   } else if (flag == "--tls-key") {

@@ -22,6 +22,7 @@ using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 struct Config {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "127.0.0.1:9464";  // "none": no metrics endpoint
+  bool metrics_listen_set = false;  // given by flag or environment (else the default above)
   std::string tls_cert;       // PEM certificate chain of the gRPC listener; empty: plaintext
   std::string tls_key;        // its PEM private key
   std::string tls_client_ca;  // PEM CA bundle: require and verify client certificates (mTLS)

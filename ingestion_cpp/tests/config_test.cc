@@ -84,11 +84,13 @@ TEST(Config, TlsNeedsCertAndKeyTogetherAndClientCaNeedsBoth) {
 TEST(Config, StreamAndMetricsSettings) {
   const Config defaults = ParseConfig({"--schema-ids", "f"}, Env({}));
   EXPECT_EQ(defaults.metrics_listen, "127.0.0.1:9464");
+  EXPECT_FALSE(defaults.metrics_listen_set);
   EXPECT_EQ(defaults.max_stream_rejections, 10000);
   EXPECT_EQ(defaults.build_threads, 1);
   const Config c = ParseConfig({"--schema-ids", "f", "--metrics-listen", "none", "--build-threads", "0"},
                                Env({{"NEXUS_INGEST__MAX_STREAM_REJECTIONS", "5"}}));
   EXPECT_EQ(c.metrics_listen, "none");
+  EXPECT_TRUE(c.metrics_listen_set);
   EXPECT_EQ(c.build_threads, 0);
   EXPECT_EQ(c.max_stream_rejections, 5);
   EXPECT_THROW(ParseConfig({"--schema-ids", "f", "--metrics-listen", "9464"}, Env({})), ConfigError);

@@ -659,3 +659,39 @@ def test_a_full_producer_queue_is_backpressure_not_buffering(
         assert "nothing was written, retry later" in (err.value.details() or "")
     finally:
         srv.stop()
+
+
+def test_a_taken_metrics_port_is_fatal_when_chosen_and_a_warning_when_default(
+    broker: str, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    args = f"--listen 127.0.0.1:0 --brokers {broker} --schema-ids {schema_ids[0]}".split()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        chosen = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = subprocess.run(
+            [str(SERVER), *args, "--metrics-listen", chosen], capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 1
+        failed = [json.loads(line) for line in done.stderr.splitlines() if '"startup_failed"' in line]
+        assert failed and chosen in failed[0]["error"]
+
+    with socket.socket() as default:
+        default.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            default.bind(("127.0.0.1", 9464))
+            default.listen()
+        except OSError:
+            pass  # another server on this machine holds the default port: taken all the same
+        srv = Server(args)
+        try:
+            assert srv.events("serving")[0]["metrics_port"] == 0
+            assert "127.0.0.1:9464" in srv.events("metrics_disabled")[0]["error"]
+            with grpc.insecure_channel(srv.address) as channel:
+                stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
+                assert (
+                    stub.Publish(ingestion_pb2.PublishRequest(events=[order_item(60)]), timeout=30).accepted
+                    == 1
+                )
+        finally:
+            assert srv.stop() == 0
