@@ -22,9 +22,9 @@ demo: venv
 	@scripts/demo.sh "$(DEMO_DIR)" "$(SCALE)" "$(SEED)"
 
 ## Everything the tests need is installed by `venv`; the tests start their own broker and moto.
-test: venv transform-env lint cpp-test
+test: venv transform-env lint cpp-test dashboard-test
 	mkdir -p .state
-	$(BIN)/pytest -q -p no:cacheprovider --basetemp=.state/pytest tests ingestion_cpp/tests
+	$(BIN)/pytest -q -p no:cacheprovider --basetemp=.state/pytest --ignore=tests/browser tests ingestion_cpp/tests
 
 unit: venv
 	$(BIN)/pytest -q tests/unit
@@ -64,3 +64,21 @@ cpp:
 ## Build it and run its unit tests (ctest).
 cpp-test:
 	@scripts/build_cpp.sh --test
+
+## The web dashboard (dashboard/, served by `nexus dashboard`): pnpm (pinned, through npm when missing)
+## installs the node modules from the lockfile; tsc checks, Vite builds dashboard/dist.
+.PHONY: dashboard dashboard-test
+PNPM_VERSION := 9.15.9
+dashboard:
+	@command -v pnpm >/dev/null || npm install -g --no-fund --no-audit pnpm@$(PNPM_VERSION)
+	cd dashboard && pnpm install --frozen-lockfile --reporter=silent && pnpm build
+
+## Vitest, then the page in headless Chromium (Debian's; installed as root when missing) against
+## the journey's gold and a running sink (tests/browser; screenshots in .state/).
+dashboard-test: venv transform-env dashboard
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+		{ echo "Chromium is missing: apt-get install chromium (as root)" >&2; exit 1; }
+	cd dashboard && pnpm exec vitest run
+	mkdir -p .state
+	$(BIN)/pytest -q -p no:cacheprovider --basetemp=.state/pytest-dashboard tests/browser

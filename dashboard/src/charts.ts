@@ -32,15 +32,21 @@ export function niceMax(max: number): number {
   return 10 * power;
 }
 
-/** The SVG path of points in [t0, t1] x [0, yMax] drawn into the box. */
-export function linePath(points: Point[], t0: number, t1: number, yMax: number, box: Box): string {
+/** Where a point in [t0, t1] x [0, yMax] falls in the box (values clamped to the axis). */
+export function place(p: Point, t0: number, t1: number, yMax: number, box: Box): [number, number] {
   const w = box.width - box.pad.left - box.pad.right;
   const h = box.height - box.pad.top - box.pad.bottom;
   const span = t1 > t0 ? t1 - t0 : 1;
+  const x = box.pad.left + ((p.t - t0) / span) * w;
+  const y = box.pad.top + h - (Math.min(Math.max(p.v, 0), yMax) / yMax) * h;
+  return [x, y];
+}
+
+/** The SVG path of points in [t0, t1] x [0, yMax] drawn into the box. */
+export function linePath(points: Point[], t0: number, t1: number, yMax: number, box: Box): string {
   return points
     .map((p, i) => {
-      const x = box.pad.left + ((p.t - t0) / span) * w;
-      const y = box.pad.top + h - (Math.min(Math.max(p.v, 0), yMax) / yMax) * h;
+      const [x, y] = place(p, t0, t1, yMax, box);
       return `${i === 0 ? "M" : "L"}${x.toFixed(1)},${y.toFixed(1)}`;
     })
     .join(" ");
@@ -76,6 +82,8 @@ export function lineChart(id: string, title: string, series: Series[], t0: numbe
     const path = el("path", { d: linePath(s.points, t0, t1, max, box), class: `line ${s.cls}` });
     path.setAttribute("data-series", s.name);
     svg.append(path);
+    const [x, y] = place(s.points[s.points.length - 1] as Point, t0, t1, max, box);
+    svg.append(el("circle", { cx: x.toFixed(1), cy: y.toFixed(1), r: 2.5, class: `dot ${s.cls}` }));
   }
   const last = series[0]?.points.at(-1);
   if (last !== undefined) svg.setAttribute("data-last", String(last.v));

@@ -101,6 +101,12 @@ export interface LiveView {
   nowMs: number;
 }
 
+/** The span the live charts show: what the page has seen, at least a minute, at most an hour. */
+export function chartWindow(history: History, nowMs: number): [number, number] {
+  const first = history.readings[0]?.atMs ?? nowMs;
+  return [Math.max(nowMs - HOUR_MS, Math.min(first, nowMs - 60_000)), nowMs];
+}
+
 export function renderLive(root: HTMLElement, v: LiveView): void {
   showMessage(root, byId(root, "live-message"), liveMessage(v.status, v.failure));
   const stale = v.failure !== null;
@@ -109,9 +115,8 @@ export function renderLive(root: HTMLElement, v: LiveView): void {
   setCard(root, "card-out", stale ? null : (v.rates?.outPerS ?? null), stale ? "–" : formatRate(v.rates?.outPerS));
   setCard(root, "card-dead", stale ? null : (v.rates?.deadPerS ?? null), stale ? "–" : formatRate(v.rates?.deadPerS));
 
-  const t1 = v.nowMs;
-  const t0 = t1 - HOUR_MS;
   const h = v.history;
+  const [t0, t1] = chartWindow(h, v.nowMs);
   byId(root, "chart-lag-box").replaceChildren(
     lineChart("chart-lag", "Offset lag, all partitions, last hour", [{ name: "lag", cls: "s-lag", points: h.series((r) => r.lag) }], t0, t1),
   );

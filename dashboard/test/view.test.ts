@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { ApiFailure } from "../src/api";
 import { History, partitionRows, topicRows, totalLag } from "../src/live";
 import type { GoldView, LiveView } from "../src/view";
-import { goldMessage, liveMessage, onTimeBars, renderGold, renderLive, reviewBars } from "../src/view";
+import { chartWindow, goldMessage, liveMessage, onTimeBars, renderGold, renderLive, reviewBars } from "../src/view";
 import { partition, status } from "./fixtures";
 
 const PAGE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "index.html"), "utf8");
@@ -141,5 +141,15 @@ describe("the gold section", () => {
     expect(bars).toEqual([{ key: "SP", label: "SP", value: 0.75, text: "75.0%", note: "4 delivered, late ones 2.0 d late" }]);
     const reviews = reviewBars({ scores: [{ score: 1, orders: 0 }, { score: 5, orders: 4 }], total: 4 });
     expect(reviews.map((b) => [b.label, b.note])).toEqual([["★", "0.0%"], ["★★★★★", "100.0%"]]);
+  });
+});
+
+describe("the live charts' window", () => {
+  it("spans what the page has seen: at least a minute, at most an hour", () => {
+    const h = new History();
+    expect(chartWindow(h, NOW)).toEqual([NOW - 60_000, NOW]);
+    h.push({ atMs: NOW - 10 * 60_000, lag: 1, inPerS: null, outPerS: null, deadPerS: null });
+    expect(chartWindow(h, NOW)).toEqual([NOW - 10 * 60_000, NOW]);
+    expect(chartWindow(h, NOW + 2 * 3_600_000)).toEqual([NOW - 3_600_000 + 2 * 3_600_000, NOW + 2 * 3_600_000]);
   });
 });

@@ -518,6 +518,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from keystone_nexus.aws import client
     from keystone_nexus.dashboard import AthenaGold, DashboardOptions, DuckDBGold, GoldSource, serve
     from keystone_nexus.wiring import aws_options
@@ -542,7 +544,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         status_url=status_url, host=host or "127.0.0.1", port=int(port), gold_schema=schema
     )
     if args.static_dir:
-        options = DashboardOptions(**{**options.__dict__, "static_dir": args.static_dir})
+        options = dataclasses.replace(options, static_dir=args.static_dir)
 
     def ready(bound: int) -> None:
         print(
