@@ -4,6 +4,8 @@
 // wires the record builder, the Kafka producer and the gRPC service, serves until
 // SIGTERM/SIGINT, then stops taking calls, lets in-flight calls finish (up to the
 // grace period) and flushes the producer.
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
@@ -108,7 +110,8 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const nexus::Config& 
   return grpc::SslServerCredentials(options);
 }
 
-int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::string& notify_socket) {
+int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::string& notify_socket,
+        long long watchdog_usec) {
   const nexus::Catalog catalog = nexus::Catalog::FromDescriptors();
   const std::vector<nexus::Uuid> schema_ids =
       nexus::SchemaIdsForEntities(catalog, nexus::LoadSchemaIds(config.schema_ids_path));
@@ -165,16 +168,32 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::st
 
   nexus::Notify(notify_socket, "READY=1\nSTATUS=serving on port " + std::to_string(port));
 
+  // The main thread waits for a stop signal, logs stats every minute and, under a systemd
+  // watchdog, pings it twice per period while the producer is usable: after a fatal
+  // producer error (e.g. the idempotent producer fenced) the pings stop, so systemd
+  // restarts the server with a fresh producer.
+  using Clock = std::chrono::steady_clock;
+  const long long stats_usec = 1000000LL * kStatsIntervalS;
+  const auto tick = std::chrono::microseconds(watchdog_usec > 0 ? std::min(watchdog_usec / 2, stats_usec) : stats_usec);
+  auto next_stats = Clock::now() + std::chrono::seconds(kStatsIntervalS);
   int signal_number = 0;
   bool unhealthy = false;
   while (signal_number <= 0) {
-    const timespec interval{kStatsIntervalS, 0};
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(tick);
+    const timespec interval{static_cast<time_t>(secs.count()),
+                            static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(tick - secs).count())};
     signal_number = sigtimedwait(&stop_signals, nullptr, &interval);
-    if (signal_number <= 0) Log(LogLevel::kInfo, "stats", Stats(service, *producer));
+    if (signal_number > 0) break;
+    if (Clock::now() >= next_stats) {
+      Log(LogLevel::kInfo, "stats", Stats(service, *producer));
+      next_stats += std::chrono::seconds(kStatsIntervalS);
+    }
     if (producer->fatal() && !unhealthy) {
       unhealthy = true;
       health->SetServingStatus(kServiceName, false);
+      nexus::Notify(notify_socket, "STATUS=the Kafka producer failed fatally; waiting for a restart");
     }
+    if (watchdog_usec > 0 && !unhealthy) nexus::Notify(notify_socket, "WATCHDOG=1");
   }
 
   Log(LogLevel::kInfo, "stopping", {{"signal", strsignal(signal_number)}, {"grace_s", config.shutdown_grace_s}});
@@ -230,8 +249,13 @@ int main(int argc, char** argv) {
          {"detail", "librdkafka < 2.2 cannot talk to the local Tansu broker; see ingestion_cpp/README.md"}});
   }
   try {
-    const char* notify_socket = std::getenv("NOTIFY_SOCKET");  // set by systemd for Type=notify
-    return Run(config, stop_signals, notify_socket != nullptr ? notify_socket : "");
+    // Set by systemd: Type=notify, and WatchdogSec= (for this process: WATCHDOG_PID).
+    const char* notify_socket = std::getenv("NOTIFY_SOCKET");
+    const char* watchdog_usec = std::getenv("WATCHDOG_USEC");
+    const char* watchdog_pid = std::getenv("WATCHDOG_PID");
+    long long watchdog = watchdog_usec != nullptr ? std::atoll(watchdog_usec) : 0;
+    if (watchdog_pid != nullptr && std::atoll(watchdog_pid) != static_cast<long long>(getpid())) watchdog = 0;
+    return Run(config, stop_signals, notify_socket != nullptr ? notify_socket : "", watchdog);
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "startup_failed", {{"error", e.what()}});
     return 1;

@@ -604,7 +604,7 @@ def test_tls_with_a_missing_key_file_fails_at_start_and_says_which(
     assert failed and "--tls-key" in failed[0]["error"] and "missing.key" in failed[0]["error"]
 
 
-def test_tells_systemd_when_ready_and_when_stopping(
+def test_tells_systemd_when_ready_alive_and_stopping(
     broker: str, schema_ids: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     path = str(tmp_path / "notify")
@@ -612,11 +612,15 @@ def test_tells_systemd_when_ready_and_when_stopping(
         notify.bind(path)
         notify.settimeout(30)
         args = f"--listen 127.0.0.1:0 --metrics-listen none --brokers {broker} --schema-ids {schema_ids[0]}"
-        srv = Server(args.split(), env={**os.environ, "NOTIFY_SOCKET": path})
+        srv = Server(args.split(), env={**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "300000"})
         ready = notify.recv(4096).decode()
         assert ready.startswith("READY=1\n") and f"port {srv.address.rsplit(':', 1)[1]}" in ready
+        pings = [notify.recv(4096).decode() for _ in range(3)]  # every 150 ms: half the period
+        assert pings == ["WATCHDOG=1"] * 3
         srv.proc.send_signal(signal.SIGTERM)
-        assert notify.recv(4096).decode().startswith("STOPPING=1\n")
+        while (state := notify.recv(4096).decode()) == "WATCHDOG=1":
+            pass
+        assert state.startswith("STOPPING=1\n")
         assert srv.proc.wait(60) == 0
 
 

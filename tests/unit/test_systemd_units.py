@@ -79,6 +79,7 @@ def test_the_unit_speaks_notify_and_matches_the_drain_bound() -> None:
 def test_the_ingestion_unit_speaks_notify_and_outlasts_the_shutdown_grace() -> None:
     text = INGEST_UNIT.read_text()
     assert "Type=notify" in text and "Restart=on-failure" in text and "User=keystone-ingest" in text
+    assert "WatchdogSec=" in text
     stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))  # type: ignore[union-attr]
     from keystone_nexus.config import IngestSettings
 
