@@ -57,7 +57,12 @@ class IngestionServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def PublishStream(self, request_iterator, context):
-        """Publish a stream of batches; answered once at the end with every event's result.
+        """Publish a stream of batches; answered once at the end with the counts over the
+        stream and one result per *rejected* event (index across the stream); an event
+        not listed was accepted. So the answer follows the rejections, not the length of
+        the stream. A server may stop reading a stream early (too many rejections, or its
+        Kafka queue stayed full): the answer then covers the first accepted + rejected
+        events, and the client sends the rest again.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
