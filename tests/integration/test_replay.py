@@ -12,9 +12,11 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from keystone_nexus import contracts, wire
+from keystone_nexus import contracts, devstack, wire
 from keystone_nexus.olist.generate import generate
 from keystone_nexus.olist.reader import Row, dataset_file, read
+from tests.integration.conftest import INTEGRATION_PARTITIONS
+from tests.integration.sinkkit import Broker
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +51,10 @@ async def _consume_all(bootstrap: str, topics: list[str], expected: int) -> list
     return records
 
 
-async def test_replay_accounts_for_every_event(stack, tmp_path: Path) -> None:
+async def test_replay_accounts_for_every_event(stack, broker: Broker, tmp_path: Path) -> None:
+    # A broker of its own: the session stack's topics also hold other tests' events, and
+    # this test counts every record of every topic.
+    devstack.create_topics(broker.bootstrap, list(contracts.topics()), INTEGRATION_PARTITIONS)
     data = tmp_path / "olist"
     generate(data, scale=0.005, seed=7)
     with (data / "olist_orders_dataset.csv").open("a") as handle:
@@ -59,7 +64,7 @@ async def test_replay_accounts_for_every_event(stack, tmp_path: Path) -> None:
         path, fmt = dataset_file(data, spec)
         expected[spec.topic] = sum(isinstance(i, Row) for i in read(path, spec, fmt))
 
-    env = {**stack.env(), "PATH": "/usr/bin:/bin"}
+    env = {**stack.env(), "PATH": "/usr/bin:/bin", "NEXUS_KAFKA__BOOTSTRAP_SERVERS": broker.bootstrap}
     rejects = tmp_path / "rejects.jsonl"
     done = await asyncio.to_thread(
         subprocess.run,
@@ -97,7 +102,7 @@ async def test_replay_accounts_for_every_event(stack, tmp_path: Path) -> None:
     )
     version_ids = {k: UUID(v) for k, v in orjson.loads(ids_out.read_bytes()).items()}
 
-    records = await _consume_all(stack.bootstrap_servers, list(contracts.topics()), sum(expected.values()))
+    records = await _consume_all(broker.bootstrap, list(contracts.topics()), sum(expected.values()))
     per_topic = collections.Counter(r.topic for r in records)
     assert dict(per_topic) == {t: n for t, n in expected.items() if n}
     event_ids = [dict(r.headers)["event_id"] for r in records]
