@@ -155,6 +155,11 @@ class SinkSettings(_Section):
     idle_flush_s: float = Field(
         2.0, gt=0, description="Flush a partition read to its end once nothing new came for this long"
     )
+    caught_up_flush_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        description="... or at once, when it holds at least this many bytes (the end of a backlog)",
+    )
     memory_budget_bytes: int = Field(
         256 * 1024 * 1024, ge=1024 * 1024, description="Buffered bytes over all partitions before pausing"
     )

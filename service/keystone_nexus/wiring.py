@@ -98,6 +98,7 @@ def sink_options(settings: Settings) -> SinkOptions:
             max_bytes=sink.max_batch_bytes,
             max_age_s=sink.max_latency_s,
             idle_flush_s=sink.idle_flush_s,
+            caught_up_bytes=sink.caught_up_flush_bytes,
         ),
         commit=CommitOptions(
             compression=sink.compression,

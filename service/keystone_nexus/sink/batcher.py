@@ -117,6 +117,9 @@ class CutRules:
     # A partition read to its end whose buffer got nothing new for this long is flushed
     # (low latency for bursts, without waiting for max_age_s).
     idle_flush_s: float = 2.0
+    # A partition read to its end with at least this much buffered is flushed at once:
+    # the end of a backlog goes out without the idle wait, in files worth writing.
+    caught_up_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -171,7 +174,10 @@ class PartitionBuffer:
         if self.first_seen is not None and now - self.first_seen >= rules.max_age_s:
             return CutReason.AGE
         caught_up = high_water is not None and self.records[-1].offset + 1 >= high_water
-        if caught_up and self.last_append is not None and now - self.last_append >= rules.idle_flush_s:
+        if caught_up and (
+            self.size >= rules.caught_up_bytes
+            or (self.last_append is not None and now - self.last_append >= rules.idle_flush_s)
+        ):
             return CutReason.CAUGHT_UP
         return None
 
@@ -188,9 +194,14 @@ class PartitionBuffer:
             count, size = len(self.records), self.size  # all of it (a cut by age or caught up)
         else:
             # Up to max_records, and up to and including the record that reaches max_bytes.
+            # Size a prefix first, by the buffer's average record size and some margin: the
+            # buffer is often larger than a batch, and sizing every record is not free.
             head = self.records[: rules.max_records]
-            running = np.cumsum(record_sizes(head))
-            count = min(int(np.searchsorted(running, rules.max_bytes)) + 1, len(head))
+            guess = int(rules.max_bytes * 1.25 * len(self.records) / max(self.size, 1)) + 1
+            running = np.cumsum(record_sizes(head[:guess]))
+            if guess < len(head) and (not len(running) or running[-1] < rules.max_bytes):
+                running = np.cumsum(record_sizes(head))
+            count = min(int(np.searchsorted(running, rules.max_bytes)) + 1, len(running))
             size = int(running[count - 1]) if count else 0
         self.last_cut_size = size
         batch = self.records[:count]

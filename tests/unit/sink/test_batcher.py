@@ -83,3 +83,15 @@ def test_a_partition_read_to_its_end_is_flushed_when_it_goes_quiet() -> None:
     assert buffer.due(rules, 12.5, high_water=3) is CutReason.CAUGHT_UP
     buffer.extend(_records([1], start=3), now=12.0)
     assert buffer.due(rules, 13.0, high_water=4) is None, "a new record restarts the quiet period"
+
+
+def test_the_end_of_a_backlog_is_flushed_at_once_when_it_is_worth_a_file() -> None:
+    rules = CutRules(
+        max_records=1000, max_bytes=10**9, idle_flush_s=2, caught_up_bytes=3 * RECORD_OVERHEAD + 300
+    )
+    buffer = PartitionBuffer()
+    buffer.extend(_records([100, 100]), now=10.0)
+    assert buffer.due(rules, 10.0, high_water=2) is None, "caught up, but too little for a file: wait"
+    buffer.extend(_records([100], start=2), now=10.0)
+    assert buffer.due(rules, 10.0, high_water=4) is None, "not caught up: more to read"
+    assert buffer.due(rules, 10.0, high_water=3) is CutReason.CAUGHT_UP
