@@ -20,7 +20,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
 from keystone_nexus import contracts, devstack
+from tests.integration.ingestkit import ServerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -131,45 +131,13 @@ def schema_ids(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     return path, json.loads(path.read_text())
 
 
-class Server:
-    """The C++ server as a child process; its JSON log lines are collected."""
+class Server(ServerProcess):
+    """The C++ server as a child process (its JSON log lines collected), with the port
+    of its metrics endpoint."""
 
     def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.proc = subprocess.Popen(
-            [str(SERVER), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        self.logs: list[dict[str, Any]] = []
-        self._ready = threading.Event()
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._ready.wait(30) or self.proc.poll() is not None:
-            self.proc.kill()
-            raise RuntimeError(f"server did not start: {self.logs}")
-        serving = next(line for line in self.logs if line.get("event") == "serving")
-        self.address = f"127.0.0.1:{serving['port']}"
-        self.metrics_port = serving["metrics_port"]
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            try:
-                line = json.loads(raw)
-            except ValueError:
-                line = {"event": "raw", "text": raw.decode(errors="replace")}
-            self.logs.append(line)
-            if line.get("event") in ("serving", "startup_failed"):
-                self._ready.set()
-        self._ready.set()
-
-    def events(self, name: str) -> list[dict[str, Any]]:
-        return [line for line in self.logs if line.get("event") == name]
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(60)
+        super().__init__([str(SERVER), *args], env)
+        self.metrics_port = self.events("serving")[0]["metrics_port"]
 
 
 @pytest.fixture(scope="module")
