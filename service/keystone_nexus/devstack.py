@@ -371,8 +371,18 @@ class ManagedProcess:
             del _CHILDREN[self.pid]
 
     def alive(self) -> bool:
-        """Whether `pid` is still this process (same command line and start time)."""
+        """Whether `pid` is still this process (same command line and start time).
+
+        A child of this interpreter is answered from its Popen handle: right after
+        exec, /proc/PID/cmdline can still be empty (the kernel sets the new argv
+        after the exec has closed the pipe Popen waits on), which would read as "a
+        different process" and fail a healthy start.
+        """
         self._reap()
+        if self.pid in _CHILDREN:
+            return True
+        if self.pid in _EXIT_CODES:
+            return False
         identity = _proc_identity(self.pid)
         if identity is None:
             return False

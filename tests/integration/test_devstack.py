@@ -404,3 +404,23 @@ def test_a_taken_port_fails_clearly_and_a_dying_broker_points_at_its_log(tmp_pat
                 devstack.wait_for_broker(f"127.0.0.1:{port}", timeout=10, process=proc)
         finally:
             proc.stop()
+
+
+def test_a_child_just_after_exec_is_alive_even_before_its_argv_is_readable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after exec, /proc/PID/cmdline can read empty for a moment. For a process
+    this interpreter started, liveness comes from its Popen handle, not from /proc;
+    once it has exited, it is dead whatever /proc says."""
+    proc = ManagedProcess.spawn(
+        "sleeper", ["sleep", "60"], port=1, log_path=tmp_path / "logs" / "sleeper.log"
+    )
+    try:
+        monkeypatch.setattr(devstack, "_proc_identity", lambda pid: ([], proc.start_ticks))
+        assert proc.alive()
+        # A process recorded by another interpreter still needs a matching /proc entry.
+        assert not ManagedProcess.from_json(proc.to_json() | {"pid": proc.pid + 10**6}).alive()
+    finally:
+        proc.stop()
+    assert not proc.alive()
+    assert proc.returncode() is not None
