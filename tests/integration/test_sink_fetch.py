@@ -53,11 +53,21 @@ def _fields(record: Any) -> tuple[Any, ...]:
     return (record.offset, record.timestamp, record.key, record.value, tuple(record.headers))
 
 
-def test_lean_records_carry_what_consumer_records_carry(broker: Broker) -> None:
+def test_lean_records_carry_what_consumer_records_carry(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
     topic = TOPICS[0]
     _produce(broker.bootstrap, topic)
     assert fetch.install()
     assert fetch.install()  # idempotent
+    lean_fetches: list[Any] = []
+    lean_records = fetch._lean_records
+
+    def counted(records: Any) -> Any:
+        lean_fetches.append(records)
+        return lean_records(records)
+
+    monkeypatch.setattr(fetch, "_lean_records", counted)
 
     async def both() -> tuple[dict[int, list[Any]], dict[int, list[Any]]]:
         lean = await _read_all(broker.bootstrap, topic, value_deserializer=fetch.RAW_RECORDS)
@@ -66,6 +76,7 @@ def test_lean_records_carry_what_consumer_records_carry(broker: Broker) -> None:
 
     lean, plain = asyncio.run(both())
     assert sum(map(len, lean.values())) == COUNT
+    assert lean_fetches  # the fetched bytes reached the lean path (CRC checked there)
     for partition in range(PARTITIONS):
         assert [_fields(r) for r in lean[partition]] == [_fields(r) for r in plain[partition]]
         assert all(isinstance(r, ConsumerRecord) for r in plain[partition])
