@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 
 from keystone_nexus import __version__, contracts
-from keystone_nexus.config import Settings, load_settings
+from keystone_nexus.config import Settings, load_settings, metrics_listen_address
 from keystone_nexus.errors import NexusError
 
 
@@ -182,6 +182,7 @@ def cmd_ingest_serve(args: argparse.Namespace) -> int:
             k: v
             for k, v in {
                 "listen": args.listen,
+                "metrics_listen": args.metrics_listen,
                 "schema_ids": args.schema_ids,
                 "max_batch_events": args.max_batch_events,
             }.items()
@@ -213,6 +214,13 @@ def _property(text: str) -> str:
     if "=" not in text or text.startswith("="):
         raise argparse.ArgumentTypeError(f"{text!r} is not key=value")
     return text
+
+
+def _metrics_listen(text: str) -> str:
+    try:
+        return metrics_listen_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def cmd_topics_counts(args: argparse.Namespace) -> int:
@@ -602,6 +610,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve = ingest.add_parser("serve", help="serve IngestionService (the Python twin of the C++ server)")
     serve.add_argument("--listen", metavar="HOST:PORT", help="default NEXUS_INGEST__LISTEN")
+    serve.add_argument(
+        "--metrics-listen",
+        type=_metrics_listen,
+        metavar="HOST:PORT",
+        help="Prometheus /metrics (port 0: any free one), or none; default NEXUS_INGEST__METRICS_LISTEN",
+    )
     serve.add_argument("--brokers", metavar="HOST:PORT[,...]", help="default NEXUS_KAFKA__BOOTSTRAP_SERVERS")
     serve.add_argument(
         "--schema-ids",

@@ -121,6 +121,14 @@ class MetricsSettings(_Section):
     emf_path: Path | None = Field(None, description="Append the EMF lines to this file (default: stdout)")
 
 
+def metrics_listen_address(value: str) -> str:
+    """`none` or HOST:PORT, as the C++ server accepts for --metrics-listen."""
+    host, sep, port = value.rpartition(":")
+    if value != "none" and not (sep and host and port.isdigit() and int(port) <= 65535):
+        raise ValueError(f"{value!r} is neither HOST:PORT nor none")
+    return value
+
+
 class IngestSettings(_Section):
     """The gRPC ingestion servers' settings (the C++ server reads the same variables)."""
 
@@ -135,12 +143,20 @@ class IngestSettings(_Section):
         10_000, ge=1, description="Rejected events a stream may collect before it is answered early"
     )
     build_threads: int = Field(1, ge=0, le=64, description="C++ server: threads encoding stream messages")
-    metrics_listen: str = Field("127.0.0.1:9464", description="C++ server: HOST:PORT of /metrics, or none")
+    metrics_listen: str = Field(
+        "127.0.0.1:9464",
+        description="HOST:PORT of the Prometheus /metrics endpoint (port 0: any free), or none",
+    )
     tls_cert: Path | None = Field(None, description="PEM certificate (chain) for TLS on the gRPC listener")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     tls_client_ca: Path | None = Field(None, description="PEM CA bundle: require client certificates (mTLS)")
     shutdown_grace_s: float = Field(30.0, ge=0)
     log_level: Literal["debug", "info", "warn", "error"] = "info"
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, value: str) -> str:
+        return metrics_listen_address(value)
 
 
 class HealthSettings(_Section):

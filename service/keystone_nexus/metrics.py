@@ -14,11 +14,16 @@ The JSON logs' field names are named here too (``FIELD_*``), so logs, /status an
 dashboards agree: ``topic``, ``partition``, ``offsets`` ([first, last] of a batch),
 ``batch_id`` (``<topic>/<partition>/<first offset>``: the same for every try of a
 batch, and the coordinates of its object names), ``duration_s`` (seconds) and ``error``.
+
+The ingestion servers' names (``INGEST_*``) are the C++ server's
+(``ingestion_cpp/src/metrics.h``), with its latency buckets, so one dashboard serves
+the C++ server and its Python twin.
 """
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +39,40 @@ FIELD_DURATION_S = "duration_s"
 FIELD_ERROR = "error"
 
 AWS_CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+# The ingestion servers' metrics (both servers, the same names and labels).
+INGEST_CALLS = "nexus_ingest_calls_total"  # {method}
+INGEST_ACCEPTED = "nexus_ingest_events_accepted_total"
+INGEST_REJECTED = "nexus_ingest_events_rejected_total"  # {reason="invalid"|"queue_full"|"delivery"}
+INGEST_PRODUCED = "nexus_ingest_kafka_produced_total"
+INGEST_DELIVERY_ERRORS = "nexus_ingest_kafka_delivery_errors_total"
+INGEST_QUEUE_DEPTH = "nexus_ingest_kafka_queue_messages"
+INGEST_LATENCY = "nexus_ingest_request_duration_seconds"  # {method}, histogram
+INGEST_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60)
+
+
+class LatencyHistogram:
+    """Call durations in INGEST_LATENCY_BUCKETS: plain counts, bumped once per call and
+    read when scraped (no lock: one event loop writes them)."""
+
+    __slots__ = ("_counts", "sum_s")
+
+    def __init__(self) -> None:
+        self._counts = [0] * (len(INGEST_LATENCY_BUCKETS) + 1)  # the last one is +Inf
+        self.sum_s = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self._counts[bisect_left(INGEST_LATENCY_BUCKETS, seconds)] += 1
+        self.sum_s += seconds
+
+    def buckets(self) -> list[tuple[str, float]]:
+        """Cumulative (le, count) pairs ending with +Inf; le written as the C++ server
+        writes it ("0.001", "1", "60")."""
+        out, total = [], 0
+        for bound, count in zip((*INGEST_LATENCY_BUCKETS, float("inf")), self._counts, strict=True):
+            total += count
+            out.append(("+Inf" if bound == float("inf") else f"{bound:g}", float(total)))
+        return out
 
 
 class AwsCallMetrics:

@@ -1,18 +1,21 @@
 """Helpers for the ingestion-server tests: a server process, schema ids, reading back.
 
 Both servers (the C++ binary and `nexus ingest serve`) log JSON lines on stderr and say
-`serving` with the bound `port`, so one class runs either.
+`serving` with the bound `port` and `metrics_port`, so one class runs either, and one
+scrape reads either's /metrics.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +50,7 @@ class ServerProcess:
         serving = next(line for line in self.logs if line.get("event") == "serving")
         self.address = f"127.0.0.1:{serving['port']}"
         self.url = f"grpc://{self.address}"
+        self.metrics_port: int = serving.get("metrics_port", 0)
 
     def _read(self) -> None:
         assert self.proc.stderr is not None
@@ -75,6 +79,24 @@ class ServerProcess:
         code = self.proc.wait(timeout)
         self._reader.join(5)
         return code
+
+
+def scrape_metrics(port: int) -> dict[str, float]:
+    """A server's /metrics on loopback as {"name{labels}": value} (text format 0.0.4),
+    the labels in name order (a server may write them in any order)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4"), answer.headers
+        body = answer.read().decode()
+    samples = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            series, _, value = line.rpartition(" ")
+            name, _, labels = series.partition("{")
+            pairs = sorted(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels))
+            key = name + ("{" + ",".join(f'{k}="{v}"' for k, v in pairs) + "}" if pairs else "")
+            samples[key] = float(value)
+    return samples
 
 
 def sync_schema_ids(tmp: Path) -> tuple[Path, dict[str, str]]:

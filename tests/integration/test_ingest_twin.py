@@ -6,8 +6,10 @@ event is there exactly once (by its event_id header), with the Glue header of it
 entity's schema version and exactly the bytes keystone_nexus.events writes; each
 rejected event was answered with its reason. Bad input (unknown entity, invalid fields,
 oversize batches, malformed protobuf, a client leaving mid-stream, a full producer
-queue) is answered and the server keeps serving. `replay --via` through the twin and
-through the C++ server writes the same records.
+queue) is answered and the server keeps serving. /metrics counts exactly what was
+answered, with the C++ server's series, and a taken metrics port stops the start only
+when it was chosen. `replay --via` through the twin and through the C++ server writes
+the same records.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -44,6 +47,7 @@ from tests.integration.ingestkit import (
     ServerProcess,
     cpp_command,
     read_back,
+    scrape_metrics,
     sync_schema_ids,
     twin_command,
 )
@@ -322,6 +326,134 @@ def test_sigterm_lets_an_in_flight_stream_finish_and_flushes(
     assert (stopped["unflushed"], stopped["events_accepted_total"]) == (0, 200)
 
 
+# --------------------------------------------------------------------- /metrics
+
+LATENCY = "nexus_ingest_request_duration_seconds"
+# The C++ server's buckets, written as it writes them.
+LATENCY_LE = ["0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5"]
+LATENCY_LE += ["10", "60", "+Inf"]
+
+
+def test_metrics_endpoint_counts_what_was_answered(
+    stack: StackInfo, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    server = ServerProcess(
+        twin_command(
+            stack.bootstrap_servers,
+            schema_ids[0],
+            "--max-batch-events",
+            str(MAX_BATCH_EVENTS),
+            "--metrics-listen",
+            "127.0.0.1:0",
+        )
+    )
+    try:
+        assert server.metrics_port > 0
+        before = scrape_metrics(server.metrics_port)
+        assert {k: v for k, v in before.items() if v and k != "nexus_ingest_kafka_queue_messages"} == {}
+        bad = [e for e, _ in bad_events()]
+        with IngestClient(server.url) as c:
+            unary = c.publish([order_item(i) for i in range(20)] + bad)
+            assert (unary.accepted, unary.rejected) == (20, len(bad))
+            stream = c.publish_stream(
+                [
+                    [order_item(i) for i in range(30)] + bad[:2],
+                    [order_item(i) for i in range(MAX_BATCH_EVENTS + 1)],  # rejected: over the limit
+                    [order_item(7)],
+                ]
+            )
+            assert (stream.accepted, stream.rejected) == (31, 2 + MAX_BATCH_EVENTS + 1)
+            with pytest.raises(IngestError, match="over the limit"):  # counted, but not timed
+                c.publish([order_item(i) for i in range(MAX_BATCH_EVENTS + 1)])
+        after = scrape_metrics(server.metrics_port)
+        deadline = time.monotonic() + 10  # every report is in; the queue may need a poll to say so
+        while after["nexus_ingest_kafka_queue_messages"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            after = scrape_metrics(server.metrics_port)
+    finally:
+        assert server.stop() == 0
+
+    assert {k: v for k, v in after.items() if not k.startswith(LATENCY)} == {
+        'nexus_ingest_calls_total{method="Publish"}': 2,
+        'nexus_ingest_calls_total{method="PublishStream"}': 1,
+        "nexus_ingest_events_accepted_total": 51,
+        'nexus_ingest_events_rejected_total{reason="invalid"}': len(bad) + 2 + MAX_BATCH_EVENTS + 1,
+        'nexus_ingest_events_rejected_total{reason="queue_full"}': 0,
+        'nexus_ingest_events_rejected_total{reason="delivery"}': 0,
+        "nexus_ingest_kafka_produced_total": 51,
+        "nexus_ingest_kafka_delivery_errors_total": 0,
+        "nexus_ingest_kafka_queue_messages": 0,
+    }
+    for method in ("Publish", "PublishStream"):
+        buckets = {
+            k.split('"')[1]: v
+            for k, v in after.items()
+            if k.startswith(f"{LATENCY}_bucket{{") and k.endswith(f',method="{method}"}}')
+        }
+        assert list(buckets) == LATENCY_LE
+        counts = list(buckets.values())
+        assert counts == sorted(counts), "buckets are cumulative"
+        assert counts[-1] == after[f'{LATENCY}_count{{method="{method}"}}'] == 1
+        assert 0 < after[f'{LATENCY}_sum{{method="{method}"}}'] < 60
+    stopped = server.events("stopped")[0]
+    assert (stopped["kafka_delivered_total"], stopped["calls_publish_total"]) == (51, 2)
+
+
+def test_the_twin_and_the_cpp_server_expose_the_same_series(
+    stack: StackInfo, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    assert CPP_SERVER.exists(), f"{CPP_SERVER} is not built; `make test` builds it (or `make cpp`)"
+    series = {}
+    for kind, command in (("twin", twin_command), ("cpp", cpp_command)):
+        server = ServerProcess(
+            command(stack.bootstrap_servers, schema_ids[0], "--metrics-listen", "127.0.0.1:0")
+        )
+        try:
+            series[kind] = set(scrape_metrics(server.metrics_port))
+        finally:
+            assert server.stop() == 0
+    assert series["twin"] == series["cpp"], "one dashboard serves both servers"
+    assert len(series["twin"]) == 9 + 2 * (len(LATENCY_LE) + 2)
+
+
+def test_a_taken_metrics_port_is_fatal_when_chosen_and_a_warning_when_default(
+    stack: StackInfo, schema_ids: tuple[Path, dict[str, str]]
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "NEXUS_INGEST__METRICS_LISTEN"}
+    command = twin_command(stack.bootstrap_servers, schema_ids[0])
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        chosen = f"127.0.0.1:{taken.getsockname()[1]}"
+        # Chosen by flag, then by environment: the start fails and says which address.
+        for extra, more_env in (
+            (["--metrics-listen", chosen], {}),
+            ([], {"NEXUS_INGEST__METRICS_LISTEN": chosen}),
+        ):
+            done = subprocess.run(
+                [*command, *extra], env={**env, **more_env}, capture_output=True, text=True, timeout=60
+            )
+            assert done.returncode == 2, done.stderr
+            assert f"nexus: metrics listen address {chosen}: " in done.stderr
+            assert "set --metrics-listen HOST:PORT (port 0: any free one) or none" in done.stderr
+
+    with socket.socket() as default:
+        default.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            default.bind(("127.0.0.1", 9464))
+            default.listen()
+        except OSError:
+            pass  # another server on this machine holds the default port: taken all the same
+        server = ServerProcess(command, env=env)
+        try:
+            assert server.metrics_port == 0
+            assert "127.0.0.1:9464" in server.events("metrics_disabled")[0]["error"]
+            with IngestClient(server.url) as c:
+                assert c.publish([order_item(60)]).accepted == 1
+        finally:
+            assert server.stop() == 0
+
+
 # ------------------------------------------- replay --via, through both servers
 
 
@@ -434,11 +566,14 @@ def test_serve_takes_its_settings_from_the_environment(
         "NEXUS_INGEST__LISTEN": f"127.0.0.1:{port}",
         "NEXUS_INGEST__SCHEMA_IDS": str(schema_ids[0]),
         "NEXUS_INGEST__MAX_BATCH_EVENTS": "5",
+        "NEXUS_INGEST__METRICS_LISTEN": "127.0.0.1:0",
         "NEXUS_KAFKA__BOOTSTRAP_SERVERS": stack.bootstrap_servers,
     }
     server = ServerProcess([*NEXUS, "ingest", "serve"], env=env)
     try:
         assert server.address == f"127.0.0.1:{port}"
+        assert server.metrics_port not in (0, 9464)
+        assert scrape_metrics(server.metrics_port)["nexus_ingest_events_accepted_total"] == 0
         with IngestClient(server.url) as c:
             assert c.publish([order_item(i) for i in range(5)]).accepted == 5
             with pytest.raises(IngestError, match="over the limit of 5"):

@@ -62,6 +62,8 @@ def test_unknown_environment_key_names_it(monkeypatch: pytest.MonkeyPatch) -> No
         ("NEXUS_REGISTRY__KIND", "confluent", "registry.kind"),
         ("NEXUS_LAKE__URI", "ftp://x", "lake.uri"),
         ("NEXUS_KAFKA__BOOTSTRAP_SERVERS", "nohost", "kafka.bootstrap_servers"),
+        ("NEXUS_INGEST__METRICS_LISTEN", "9464", "ingest.metrics_listen"),
+        ("NEXUS_INGEST__METRICS_LISTEN", "127.0.0.1:http", "ingest.metrics_listen"),
     ],
 )
 def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch, key: str, value: str, field: str) -> None:
@@ -69,6 +71,17 @@ def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch, key: str, va
     with pytest.raises(ConfigError) as info:
         load_settings(env_file=None)
     assert field in str(info.value) and key in str(info.value)
+
+
+def test_a_metrics_address_set_anywhere_counts_as_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ingestion twin fails its start on a taken address only when one was chosen."""
+    default = load_settings(env_file=None).ingest
+    assert (default.metrics_listen, "metrics_listen" in default.model_fields_set) == ("127.0.0.1:9464", False)
+    monkeypatch.setenv("NEXUS_INGEST__METRICS_LISTEN", "127.0.0.1:9464")
+    chosen = load_settings(env_file=None).ingest
+    assert "metrics_listen" in chosen.model_fields_set
+    monkeypatch.setenv("NEXUS_INGEST__METRICS_LISTEN", "none")
+    assert load_settings(env_file=None).ingest.metrics_listen == "none"
 
 
 def test_toml_file_with_environment_on_top(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

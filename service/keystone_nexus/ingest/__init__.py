@@ -2,8 +2,8 @@
 
 One module per step: `rules` (an Event's checks, from the proto options), `build` (the
 Kafka record), `producer` (librdkafka with delivery tracking), `service` (Publish and
-PublishStream), `server` (wiring, health, reflection, shutdown), `client` and `replay`
-(`nexus replay --via`).
+PublishStream), `metrics` (the /metrics endpoint), `server` (wiring, health, reflection,
+shutdown), `client` and `replay` (`nexus replay --via`).
 """
 
 from keystone_nexus.ingest.client import IngestClient, PublishResult, parse_target, record_event

@@ -4,7 +4,8 @@
 so the caller decides how long to wait); a thread serves the delivery reports and hands
 each to the `DeliveryTracker` of the call that sent the record. A tracker wakes its call
 once, when every record it queued has its report: one cross-thread hop per call, not
-one per event.
+one per event. The producer counts the reports (`delivered`, `delivery_errors`) for the
+metrics, whichever call sent the record or whether it is still waiting.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class AsyncProducer:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self.fatal_error: str | None = None
+        # Delivery reports since start, with and without error (written by the poll thread).
+        self.delivered = 0
+        self.delivery_errors = 0
         self._producer = Producer({**config, "error_cb": self._on_error})
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="ingest-delivery", daemon=True)
@@ -102,12 +106,19 @@ class AsyncProducer:
                 value=event.value,
                 key=event.key,
                 headers=list(event.headers),
-                on_delivery=partial(tracker.report, index),
+                on_delivery=partial(self._report, tracker, index),
             )
         except BufferError:
             return False
         tracker.queued()
         return True
+
+    def _report(self, tracker: DeliveryTracker, index: int, err: KafkaError | None, msg: Message) -> None:
+        if err is None:
+            self.delivered += 1
+        else:
+            self.delivery_errors += 1
+        tracker.report(index, err, msg)
 
     def queue_depth(self) -> int:
         return len(self._producer)

@@ -1,13 +1,19 @@
 """`nexus ingest serve`: the Python twin of the C++ ingestion server (grpc.aio).
 
-Wiring only: the producer, the request builder, the service, gRPC health and
-reflection, and the shutdown order. On SIGTERM/SIGINT (`stop` set): health goes
-NOT_SERVING, the server stops taking calls and lets in-flight calls finish for
-`shutdown_grace_s`, then the producer is flushed; `serve` returns how many records were
-left undelivered (the command exits 1 if any).
+Wiring only: the producer, the request builder, the service, the /metrics endpoint,
+gRPC health and reflection, and the shutdown order. On SIGTERM/SIGINT (`stop` set):
+health goes NOT_SERVING, the server stops taking calls and lets in-flight calls finish
+for `shutdown_grace_s`, then the producer is flushed and /metrics closes; `serve`
+returns how many records were left undelivered (the command exits 1 if any).
 
-Logs are JSON lines on stderr: `serving` (with the bound `port`), `stopped` (with the
-totals), `publish_rejected`, `publish_stream_cancelled`, `producer_fatal`.
+/metrics is on `metrics_listen` (`none`: off). As with the C++ server, an address the
+operator chose (flag, environment or file) must work, or the start fails; the default
+one, when another server on the machine holds it, only logs `metrics_disabled` and the
+twin serves without metrics.
+
+Logs are JSON lines on stderr: `serving` (with the bound `port` and `metrics_port`, 0
+when off), `stopped` (with the totals), `publish_rejected`, `publish_stream_cancelled`,
+`metrics_disabled`, `producer_fatal`.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc
 from keystone_nexus.config import IngestSettings, KafkaSettings
 from keystone_nexus.errors import ConfigError
 from keystone_nexus.ingest.build import RecordBuilder
+from keystone_nexus.ingest.metrics import MetricsEndpoint, ingest_registry
 from keystone_nexus.ingest.producer import AsyncProducer
 from keystone_nexus.ingest.service import IngestionService, Limits
 from keystone_nexus.kafka_producer import producer_config
@@ -78,6 +85,12 @@ async def serve(
     service = IngestionService(
         builder, producer, Limits(ingest.max_batch_events, ingest.queue_full_timeout_ms / 1000)
     )
+    metrics = MetricsEndpoint(ingest_registry(service.counters, producer))
+    try:
+        metrics_port = await _start_metrics(metrics, ingest)
+    except ConfigError:
+        producer.close(0)
+        raise
     server = grpc.aio.server(
         options=[
             ("grpc.max_receive_message_length", ingest.max_message_bytes),
@@ -91,12 +104,21 @@ async def serve(
     try:
         port = server.add_insecure_port(ingest.listen)
     except RuntimeError as exc:
+        await metrics.stop()
         producer.close(0)
         raise ConfigError(f"cannot listen on {ingest.listen}: {exc}") from exc
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("serving", extra={"listen": ingest.listen, "port": port, "brokers": kafka.bootstrap_servers})
+    log.info(
+        "serving",
+        extra={
+            "listen": ingest.listen,
+            "port": port,
+            "metrics_port": metrics_port,
+            "brokers": kafka.bootstrap_servers,
+        },
+    )
     watch = asyncio.create_task(_watch_producer(producer, health_servicer, stop))
     try:
         await stop.wait()
@@ -106,8 +128,32 @@ async def serve(
         log.info("stopping", extra={"grace_s": ingest.shutdown_grace_s})
         await server.stop(ingest.shutdown_grace_s)
         unflushed = await asyncio.to_thread(producer.close, max(ingest.shutdown_grace_s, 1.0))
-        log.info("stopped", extra={"unflushed": unflushed, **service.counters.as_log()})
+        await metrics.stop()
+        log.info(
+            "stopped",
+            extra={
+                "unflushed": unflushed,
+                **service.counters.as_log(),
+                "kafka_delivered_total": producer.delivered,
+                "kafka_delivery_errors_total": producer.delivery_errors,
+            },
+        )
     return unflushed
+
+
+async def _start_metrics(endpoint: MetricsEndpoint, ingest: IngestSettings) -> int:
+    """Serve /metrics; returns its port, 0 when off or when the default address is taken."""
+    if ingest.metrics_listen == "none":
+        return 0
+    try:
+        return await endpoint.start(ingest.metrics_listen)
+    except OSError as exc:
+        hint = "set --metrics-listen HOST:PORT (port 0: any free one) or none"
+        error = f"metrics listen address {ingest.metrics_listen}: {exc.strerror or exc}"
+        if "metrics_listen" in ingest.model_fields_set:
+            raise ConfigError(f"{error}; {hint}") from exc
+        log.warning("metrics_disabled", extra={"error": error, "detail": hint})
+        return 0
 
 
 async def _watch_producer(

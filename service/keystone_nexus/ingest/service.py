@@ -23,7 +23,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -33,6 +33,7 @@ from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
 from keystone_nexus.events import KafkaEvent
 from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.producer import AsyncProducer, DeliveryTracker
+from keystone_nexus.metrics import LatencyHistogram
 
 log = logging.getLogger("keystone_nexus.ingest")
 
@@ -48,18 +49,25 @@ class Limits:
 
 @dataclass
 class Counters:
-    """Totals since start, logged with the `stopped` line."""
+    """Totals since start, bumped once per call on the event loop: logged with the
+    `stopped` line and read by the /metrics endpoint (`ingest.metrics`)."""
 
-    calls: int = 0
+    calls_publish: int = 0
+    calls_stream: int = 0
     accepted: int = 0
     rejected_invalid: int = 0
     rejected_queue_full: int = 0
     rejected_delivery: int = 0
     streams_cancelled: int = 0
+    # From a call's start to its answer; as the C++ server, a Publish refused for its
+    # size is not timed.
+    publish_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    stream_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
 
     def as_log(self) -> dict[str, int]:
         return {
-            "calls_total": self.calls,
+            "calls_publish_total": self.calls_publish,
+            "calls_stream_total": self.calls_stream,
             "events_accepted_total": self.accepted,
             "events_rejected_invalid_total": self.rejected_invalid,
             "events_rejected_queue_full_total": self.rejected_queue_full,
@@ -189,7 +197,8 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
     async def Publish(
         self, request: ingestion_pb2.PublishRequest, context: grpc.aio.ServicerContext
     ) -> ingestion_pb2.PublishResponse:
-        self.counters.calls += 1
+        started = time.perf_counter()
+        self.counters.calls_publish += 1
         if len(request.events) > self.limits.max_batch_events:
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -198,13 +207,15 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
         call = _Call(self)
         await call.add_all(request.events)
         response = await call.finish("Publish")
+        self.counters.publish_latency.observe(time.perf_counter() - started)
         await self._exhausted(call, response, context)
         return response
 
     async def PublishStream(
         self, requests: AsyncIterator[ingestion_pb2.PublishRequest], context: grpc.aio.ServicerContext
     ) -> ingestion_pb2.PublishResponse:
-        self.counters.calls += 1
+        started = time.perf_counter()
+        self.counters.calls_stream += 1
         call = _Call(self)
         messages = 0
         # A client that goes away mid-stream ends the request iterator as if it had
@@ -224,6 +235,8 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
         except asyncio.CancelledError:
             self._cancelled(call, messages)
             raise
+        finally:
+            self.counters.stream_latency.observe(time.perf_counter() - started)
         await self._exhausted(call, response, context)
         return response
 
