@@ -162,6 +162,12 @@ class IngestSettings(_Section):
 class HealthSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8787, ge=0, le=65535)
+    liveness_bound_s: float = Field(
+        30.0,
+        gt=0,
+        description="/healthz answers 503 once the consume loop has not run for this long "
+        "(keep it below systemd's WatchdogSec)",
+    )
 
 
 class SinkSettings(_Section):

@@ -1,6 +1,7 @@
 """The health and metrics endpoint: one port, loopback by default, read-only.
 
-/healthz   liveness: the event loop answers and the consume loop ran recently
+/healthz   liveness: the event loop answers and the consume loop ran within the bound
+           (NEXUS_HEALTH__LIVENESS_BOUND_S); 503 "stalled" otherwise
 /readyz    readiness: broker reachable, partitions assigned, no partition failing
            its writes; 503 with the reasons otherwise
 /metrics   Prometheus exposition
@@ -40,8 +41,17 @@ def _json(doc: object, status: int = 200) -> web.Response:
 
 
 class HealthServer:
-    def __init__(self, sink: BronzeSink, bootstrap_servers: str, host: str, port: int) -> None:
+    def __init__(
+        self,
+        sink: BronzeSink,
+        bootstrap_servers: str,
+        host: str,
+        port: int,
+        *,
+        liveness_bound_s: float = LIVENESS_BOUND_S,
+    ) -> None:
         self.sink = sink
+        self.liveness_bound_s = liveness_bound_s
         self.bootstrap = bootstrap_servers.split(",")
         self.host, self.port = host, port
         self.started = time.time()
@@ -70,8 +80,13 @@ class HealthServer:
 
     async def healthz(self, _request: web.Request) -> web.Response:
         age = time.monotonic() - self.sink.last_loop
-        doc = {"status": "ok" if age < LIVENESS_BOUND_S else "stalled", "consume_loop_age_s": round(age, 3)}
-        return _json(doc, 200 if age < LIVENESS_BOUND_S else 503)
+        alive = age < self.liveness_bound_s
+        doc = {
+            "status": "ok" if alive else "stalled",
+            "consume_loop_age_s": round(age, 3),
+            "bound_s": self.liveness_bound_s,
+        }
+        return _json(doc, 200 if alive else 503)
 
     async def readyz(self, _request: web.Request) -> web.Response:
         reasons = []

@@ -247,7 +247,11 @@ async def run_sink(
             metrics=metrics,
         )
         health = HealthServer(
-            sink, settings.kafka.bootstrap_servers, settings.health.host, settings.health.port
+            sink,
+            settings.kafka.bootstrap_servers,
+            settings.health.host,
+            settings.health.port,
+            liveness_bound_s=settings.health.liveness_bound_s,
         )
         listener = Rebalance(sink)
         if settings.kafka.topic_pattern:
