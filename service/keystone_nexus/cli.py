@@ -77,10 +77,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from keystone_nexus.kafka_admin import topic_counts
     from keystone_nexus.kafka_producer import EventProducer, producer_config
     from keystone_nexus.replay import ordered_entities, replay
+    from keystone_nexus.wiring import kafka_security
 
     settings = _settings(args)
     versions = {name: UUID(v) for name, v in asyncio.run(_sync(settings)).items()}
-    producer = EventProducer(producer_config(settings.kafka))
+    producer = EventProducer(producer_config(settings.kafka, aws_region=settings.aws.region))
     rejects = args.rejects.open("wb") if args.rejects else None
     try:
         report = replay(
@@ -119,7 +120,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"rejected rows written to {args.rejects}", file=sys.stderr)
     if args.count:
         topics = [e.topic for e in contracts.entities()]
-        counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, topics))
+        security = kafka_security(settings.kafka, aws_region=settings.aws.region)
+        counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, topics, security=security))
         for topic, count in counts.items():
             print(f"{topic:<34}{count:>10,} records in the topic")
     ok = remaining == 0 and acked == report.total_sent
@@ -204,7 +206,9 @@ def cmd_ingest_serve(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await serve(ingest, kafka, schema_ids, stop, properties=properties)
+        return await serve(
+            ingest, kafka, schema_ids, stop, properties=properties, aws_region=settings.aws.region
+        )
 
     unflushed = asyncio.run(main())
     return 0 if unflushed == 0 else 1
@@ -225,9 +229,12 @@ def _metrics_listen(text: str) -> str:
 
 def cmd_topics_counts(args: argparse.Namespace) -> int:
     from keystone_nexus.kafka_admin import topic_counts
+    from keystone_nexus.wiring import kafka_security
 
     settings = _settings(args)
-    counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, list(settings.kafka.topics)))
+    security = kafka_security(settings.kafka, aws_region=settings.aws.region)
+    topics = list(settings.kafka.topics)
+    counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, topics, security=security))
     for topic, count in counts.items():
         print(f"{topic:<34}{count:>10,}")
     print(f"{'total':<34}{sum(counts.values()):>10,}")
@@ -372,7 +379,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         registry = await open_registry(settings)
         store = await open_lake(settings)
         catalog = await open_catalog(settings)
-        source = KafkaRangeReader(settings.kafka.bootstrap_servers, security=kafka_security(settings.kafka))
+        security = kafka_security(settings.kafka, aws_region=settings.aws.region)
+        source = KafkaRangeReader(settings.kafka.bootstrap_servers, security=security)
         try:
             report = await reprocess(
                 store,

@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -49,9 +57,18 @@ class KafkaSettings(_Section):
     partitions: int = Field(6, ge=1, le=1000, description="Partitions per topic when creating topics")
     client_id: str = "keystone-nexus"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
+    sasl_mechanism: (
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "AWS_MSK_IAM"] | None
+    ) = Field(
+        None,
+        description="AWS_MSK_IAM: MSK IAM access control (OAUTHBEARER with a token signed by the "
+        "AWS credentials; needs SASL_SSL, port 9098)",
+    )
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    msk_iam_region: str | None = Field(
+        None, min_length=1, description="With AWS_MSK_IAM: the MSK cluster's region (default: aws.region)"
+    )
     ssl_cafile: Path | None = None
 
     @field_validator("topics", mode="before")
@@ -66,6 +83,24 @@ class KafkaSettings(_Section):
             host, sep, port = server.strip().rpartition(":")
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"{server!r} is not host:port")
+        return value
+
+    @field_validator("sasl_mechanism")
+    @classmethod
+    def _sasl_mechanism(cls, value: str | None, info: ValidationInfo) -> str | None:
+        protocol = info.data.get("security_protocol")
+        if value == "AWS_MSK_IAM" and protocol is not None and protocol != "SASL_SSL":
+            raise ValueError(
+                f"AWS_MSK_IAM needs security_protocol SASL_SSL (MSK's IAM listener, port 9098), "
+                f"not {protocol}: set NEXUS_KAFKA__SECURITY_PROTOCOL=SASL_SSL"
+            )
+        return value
+
+    @field_validator("sasl_username", "sasl_password")
+    @classmethod
+    def _no_credentials_with_iam(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("sasl_mechanism") == "AWS_MSK_IAM":
+            raise ValueError("AWS_MSK_IAM signs with the AWS credentials, not a SASL user: unset it")
         return value
 
 

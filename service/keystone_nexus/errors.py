@@ -11,6 +11,8 @@
     │   └── StoreUnavailableError   store unreachable, throttled or failing (retriable)
     ├── CatalogError                table catalog (Glue Data Catalog) problems; `code` is the
     │                               AWS error code, `retriable` set when unreachable or throttled
+    ├── MskIamError                 no MSK IAM token could be signed (no AWS credentials,
+    │                               or finding them took too long); `retriable` set on timeouts
     ├── StackError                  the local dev stack could not start or stop
     ├── GoldError                   the dashboard's gold queries (DuckDB or Athena) failed
     │   ├── GoldNotBuiltError       no gold tables yet: run the transform first
@@ -70,6 +72,16 @@ class CatalogError(NexusError):
     def __init__(self, message: str, *, code: str = "", retriable: bool = False) -> None:
         super().__init__(message)
         self.code = code
+        self.retriable = retriable
+
+
+class MskIamError(NexusError):
+    """No token for MSK IAM access control could be signed: the AWS credential chain
+    (AWS_* variables, a profile, the instance or task role) gave no credentials, or took
+    too long (`retriable`). The message never holds a token or a key."""
+
+    def __init__(self, message: str, *, retriable: bool = False) -> None:
+        super().__init__(message)
         self.retriable = retriable
 
 

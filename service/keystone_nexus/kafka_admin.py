@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 
 async def topic_counts(
-    bootstrap_servers: str, topics: Sequence[str], *, idle_s: float = 2.0
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    idle_s: float = 2.0,
+    security: dict[str, Any] | None = None,
 ) -> dict[str, int]:
-    """Records held per topic, read from the beginning of every partition."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None)
+    """Records held per topic, read from the beginning of every partition.
+    `security` are aiokafka's TLS/SASL options (`wiring.kafka_security`)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None, **(security or {})
+    )
     await consumer.start()
     try:
         partitions = [

@@ -11,11 +11,17 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from keystone_nexus import msk_iam
 from keystone_nexus.config import KafkaSettings
 from keystone_nexus.events import KafkaEvent
 
 
-def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+def producer_config(
+    kafka: KafkaSettings, *, aws_region: str | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """librdkafka's producer settings; `overrides` (librdkafka's names) win. `aws_region`
+    is the settings' `aws.region`, where MSK IAM tokens are signed unless
+    `kafka.msk_iam_region` says: with AWS_MSK_IAM one of them is needed."""
     config: dict[str, Any] = {
         "bootstrap.servers": kafka.bootstrap_servers,
         "client.id": kafka.client_id,
@@ -28,7 +34,12 @@ def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
         "partitioner": "murmur2_random",
         "security.protocol": kafka.security_protocol,
     }
-    if kafka.sasl_mechanism:
+    tokens = msk_iam.tokens_for(kafka, aws_region)
+    if tokens is not None:
+        config["sasl.mechanism"] = "OAUTHBEARER"
+        # Called once when the producer is built (it waits for the token), then before expiry.
+        config["oauth_cb"] = tokens.oauth_cb
+    elif kafka.sasl_mechanism:
         config["sasl.mechanism"] = kafka.sasl_mechanism
     if kafka.sasl_username:
         config["sasl.username"] = kafka.sasl_username

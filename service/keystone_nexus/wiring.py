@@ -17,6 +17,7 @@ from typing import Any, Protocol, TextIO
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 
+from keystone_nexus import msk_iam
 from keystone_nexus.aws import AwsOptions
 from keystone_nexus.cloudwatch import CloudWatchPublisher
 from keystone_nexus.config import AwsSettings, KafkaSettings, MetricsSettings, Settings
@@ -130,21 +131,28 @@ def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
         # Fetch buffers count towards the process's memory; keep them a fraction of the budget.
         "fetch_max_bytes": 16 * 1024 * 1024,
         "max_partition_fetch_bytes": 2 * 1024 * 1024,
-        **kafka_security(kafka),
+        **kafka_security(kafka, aws_region=settings.aws.region),
     }
     return AIOKafkaConsumer(**options)
 
 
-def kafka_security(kafka: KafkaSettings) -> dict[str, Any]:
-    """aiokafka's TLS and SASL options from the settings."""
+def kafka_security(kafka: KafkaSettings, *, aws_region: str) -> dict[str, Any]:
+    """aiokafka's TLS and SASL options from the settings (`aws_region`: the settings'
+    `aws.region`, where MSK IAM tokens are signed unless `kafka.msk_iam_region` says)."""
     options: dict[str, Any] = {"security_protocol": kafka.security_protocol}
-    if kafka.sasl_mechanism:
+    tokens = msk_iam.tokens_for(kafka, aws_region)
+    if tokens is not None:
+        options["sasl_mechanism"] = "OAUTHBEARER"
+        options["sasl_oauth_token_provider"] = msk_iam.AiokafkaTokenProvider(tokens)
+    elif kafka.sasl_mechanism:
         options["sasl_mechanism"] = kafka.sasl_mechanism
         options["sasl_plain_username"] = kafka.sasl_username
         password = kafka.sasl_password
         options["sasl_plain_password"] = password.get_secret_value() if password else None
-    if kafka.ssl_cafile:
-        options["ssl_context"] = create_ssl_context(cafile=str(kafka.ssl_cafile))
+    if kafka.ssl_cafile or kafka.security_protocol in ("SSL", "SASL_SSL"):
+        # Without a CA file, the system trust store (MSK's certificates are from public CAs).
+        cafile = str(kafka.ssl_cafile) if kafka.ssl_cafile else None
+        options["ssl_context"] = create_ssl_context(cafile=cafile)
     return options
 
 
@@ -226,7 +234,7 @@ async def run_sink(
             bootstrap_servers=settings.kafka.bootstrap_servers,
             client_id=settings.kafka.client_id,
             acks="all",
-            **kafka_security(settings.kafka),
+            **kafka_security(settings.kafka, aws_region=settings.aws.region),
         )
         await dlq_producer.start()
         dead_letter = DeadLetterTopic(dlq_producer, settings.sink.dead_letter_topic)

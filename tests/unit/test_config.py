@@ -73,6 +73,43 @@ def test_bad_values_name_the_field(monkeypatch: pytest.MonkeyPatch, key: str, va
     assert field in str(info.value) and key in str(info.value)
 
 
+@pytest.mark.parametrize("protocol", [None, "PLAINTEXT", "SSL", "SASL_PLAINTEXT"])
+def test_msk_iam_without_sasl_ssl_stops_the_start_naming_the_field(
+    monkeypatch: pytest.MonkeyPatch, protocol: str | None
+) -> None:
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_MECHANISM", "AWS_MSK_IAM")
+    if protocol is not None:
+        monkeypatch.setenv("NEXUS_KAFKA__SECURITY_PROTOCOL", protocol)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None)
+    message = str(info.value)
+    assert "kafka.sasl_mechanism (env NEXUS_KAFKA__SASL_MECHANISM)" in message
+    assert (
+        f"needs security_protocol SASL_SSL (MSK's IAM listener, port 9098), not {protocol or 'PLAINTEXT'}"
+        in message
+    )
+
+
+def test_msk_iam_over_sasl_ssl_takes_the_aws_region_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_MECHANISM", "AWS_MSK_IAM")
+    monkeypatch.setenv("NEXUS_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    kafka = load_settings(env_file=None).kafka
+    assert (kafka.sasl_mechanism, kafka.msk_iam_region) == ("AWS_MSK_IAM", None)
+    monkeypatch.setenv("NEXUS_KAFKA__MSK_IAM_REGION", "eu-west-1")
+    assert load_settings(env_file=None).kafka.msk_iam_region == "eu-west-1"
+
+
+@pytest.mark.parametrize("field", ["sasl_username", "sasl_password"])
+def test_msk_iam_refuses_a_sasl_user_naming_the_field(monkeypatch: pytest.MonkeyPatch, field: str) -> None:
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_MECHANISM", "AWS_MSK_IAM")
+    monkeypatch.setenv("NEXUS_KAFKA__SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv(f"NEXUS_KAFKA__{field.upper()}", "nexus")
+    with pytest.raises(
+        ConfigError, match=rf"kafka\.{field} \(env NEXUS_KAFKA__{field.upper()}\): .*AWS_MSK_IAM"
+    ):
+        load_settings(env_file=None)
+
+
 def test_a_metrics_address_set_anywhere_counts_as_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     """The ingestion twin fails its start on a taken address only when one was chosen."""
     default = load_settings(env_file=None).ingest

@@ -96,7 +96,13 @@ class AsyncProducer:
 
     def _poll(self) -> None:
         while not self._stop.is_set():
-            self._producer.poll(0.05)
+            try:
+                self._producer.poll(0.05)
+            except Exception as exc:
+                # A callback poll() served raised (a delivery report, or the MSK IAM
+                # oauth_cb where confluent-kafka serves it here): the reports must keep flowing.
+                log.error("producer_callback_failed", extra={"error": str(exc)})
+                self._stop.wait(1.0)
 
     def try_send(self, event: KafkaEvent, index: int, tracker: DeliveryTracker) -> bool:
         """Queue one record; False when the queue is full (nothing was queued)."""

@@ -13,7 +13,7 @@ twin serves without metrics.
 
 Logs are JSON lines on stderr: `serving` (with the bound `port` and `metrics_port`, 0
 when off), `stopped` (with the totals), `publish_rejected`, `publish_stream_cancelled`,
-`metrics_disabled`, `producer_fatal`.
+`metrics_disabled`, `producer_fatal`, `producer_callback_failed` (e.g. no MSK IAM token).
 """
 
 from __future__ import annotations
@@ -56,11 +56,16 @@ def load_schema_ids(path: Path) -> dict[str, UUID]:
 
 
 def ingest_producer_config(
-    kafka: KafkaSettings, ingest: IngestSettings, properties: Mapping[str, str]
+    kafka: KafkaSettings,
+    ingest: IngestSettings,
+    properties: Mapping[str, str],
+    *,
+    aws_region: str | None = None,
 ) -> dict[str, Any]:
     """The shared producer settings, the server's own, then the `-X` properties."""
     return producer_config(
         kafka,
+        aws_region=aws_region,
         **{
             "client.id": ingest.client_id,
             "linger.ms": 5,
@@ -78,10 +83,12 @@ async def serve(
     stop: asyncio.Event,
     *,
     properties: Mapping[str, str] | None = None,
+    aws_region: str | None = None,
 ) -> int:
-    """Serve until `stop` is set; returns the number of records left undelivered."""
+    """Serve until `stop` is set; returns the number of records left undelivered.
+    `aws_region` (the settings' `aws.region`) signs MSK IAM tokens, with AWS_MSK_IAM."""
     builder = RecordBuilder(schema_ids)
-    producer = AsyncProducer(ingest_producer_config(kafka, ingest, properties or {}))
+    producer = AsyncProducer(ingest_producer_config(kafka, ingest, properties or {}, aws_region=aws_region))
     service = IngestionService(
         builder, producer, Limits(ingest.max_batch_events, ingest.queue_full_timeout_ms / 1000)
     )
