@@ -1,5 +1,7 @@
 """The IAM policies in docs/iam/ parse, grant no wildcard actions, and cover the lake
-prefixes the code writes: the sink never deletes; the operator's replay and reprocess do."""
+prefixes the code writes: the sink never deletes; the operator's replay and reprocess do.
+On MSK with IAM access control, the sink reads the contract topics as its consumer group
+and writes only the dead-letter topic; the operator reads the topics, in no group."""
 
 from __future__ import annotations
 
@@ -7,12 +9,18 @@ import json
 from pathlib import Path
 from typing import Any
 
+from keystone_nexus import contracts
 from keystone_nexus.cloudwatch import NAMESPACE
+from keystone_nexus.config import KafkaSettings
 from keystone_nexus.redrive import REDRIVEN
 from keystone_nexus.reprocess import REPROCESS
 from keystone_nexus.sink.naming import BRONZE, CHECKPOINTS, DLQ
 
 IAM = Path(__file__).resolve().parents[2] / "docs" / "iam"
+MSK = "arn:aws:kafka:REGION:ACCOUNT"
+CLUSTER = "MSK_CLUSTER/MSK_CLUSTER_UUID"
+TOPICS = {f"{MSK}:topic/{CLUSTER}/{topic}" for topic in contracts.topics()}
+DEAD_LETTER = f"{MSK}:topic/{CLUSTER}/DEAD_LETTER_TOPIC"
 
 
 def statements(name: str) -> list[dict[str, Any]]:
@@ -57,3 +65,40 @@ def test_the_operator_rewrites_the_lake_but_not_checkpoints() -> None:
 def test_metrics_only_in_the_service_namespace() -> None:
     (metrics,) = [s for s in statements("sink-policy.json") if "cloudwatch:PutMetricData" in actions(s)]
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": NAMESPACE}}
+
+
+def kafka_actions(name: str) -> set[str]:
+    return {a for s in statements(name) for a in actions(s) if a.startswith("kafka-cluster:")}
+
+
+def test_the_sink_reads_the_topics_as_its_group_and_writes_only_dead_letters() -> None:
+    sink = "sink-policy.json"
+    assert granted(sink, "kafka-cluster:Connect") == {f"{MSK}:cluster/{CLUSTER}"}
+    assert granted(sink, "kafka-cluster:ReadData") == TOPICS
+    assert granted(sink, "kafka-cluster:DescribeTopic") == TOPICS | {DEAD_LETTER}
+    group = {f"{MSK}:group/{CLUSTER}/{KafkaSettings().group_id}"}
+    assert granted(sink, "kafka-cluster:DescribeGroup") == group
+    assert granted(sink, "kafka-cluster:AlterGroup") == group
+    assert granted(sink, "kafka-cluster:WriteData") == {DEAD_LETTER}
+    (writes,) = [s for s in statements(sink) if "kafka-cluster:WriteData" in actions(s)]
+    assert writes["Sid"] == "MskDeadLetterTopicRemoveWhenUnset"
+    assert kafka_actions(sink) == {
+        "kafka-cluster:Connect",
+        "kafka-cluster:DescribeTopic",
+        "kafka-cluster:ReadData",
+        "kafka-cluster:DescribeGroup",
+        "kafka-cluster:AlterGroup",
+        "kafka-cluster:WriteData",
+    }
+
+
+def test_the_operator_reads_the_topics_in_no_group() -> None:
+    operator = "operator-policy.json"
+    assert granted(operator, "kafka-cluster:Connect") == {f"{MSK}:cluster/{CLUSTER}"}
+    assert granted(operator, "kafka-cluster:ReadData") == TOPICS
+    assert granted(operator, "kafka-cluster:DescribeTopic") == TOPICS
+    assert kafka_actions(operator) == {
+        "kafka-cluster:Connect",
+        "kafka-cluster:DescribeTopic",
+        "kafka-cluster:ReadData",
+    }
