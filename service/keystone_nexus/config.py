@@ -156,12 +156,54 @@ class MetricsSettings(_Section):
     emf_path: Path | None = Field(None, description="Append the EMF lines to this file (default: stdout)")
 
 
+def listen_address(value: str) -> str:
+    """HOST:PORT with a port of 0-65535 (0: any free)."""
+    host, sep, port = value.rpartition(":")
+    if not (sep and host and port.isdigit() and int(port) <= 65535):
+        raise ValueError(f"{value!r} is not HOST:PORT")
+    return value
+
+
 def metrics_listen_address(value: str) -> str:
     """`none` or HOST:PORT, as the C++ server accepts for --metrics-listen."""
-    host, sep, port = value.rpartition(":")
-    if value != "none" and not (sep and host and port.isdigit() and int(port) <= 65535):
-        raise ValueError(f"{value!r} is neither HOST:PORT nor none")
-    return value
+    if value == "none":
+        return value
+    try:
+        return listen_address(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is neither HOST:PORT nor none") from None
+
+
+class DashboardSettings(_Section):
+    """`nexus dashboard`: the web page and its read-only JSON API over gold."""
+
+    listen: str = Field(
+        "127.0.0.1:8788", description="HOST:PORT the dashboard serves on (loopback by default)"
+    )
+    status_url: str | None = Field(
+        None, description="The sink's health server (default http://HEALTH_HOST:HEALTH_PORT)"
+    )
+    duckdb: Path | None = Field(None, description="Gold from this DuckDB warehouse (opened read-only)")
+    athena_database: str | None = Field(None, description="... or from this Athena database")
+    athena_workgroup: str = Field("primary", description="Athena workgroup of the gold queries")
+    athena_output: str | None = Field(
+        None, description="S3 URI for Athena query results (when the workgroup sets none)"
+    )
+    static_dir: Path | None = Field(None, description="The built page (default dashboard/dist)")
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return listen_address(value)
+
+    @field_validator("athena_database")
+    @classmethod
+    def _one_gold_source(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("duckdb") is not None:
+            raise ValueError(
+                "gold comes from DuckDB or Athena, not both: unset NEXUS_DASHBOARD__DUCKDB or this"
+            )
+        return value
 
 
 class IngestSettings(_Section):
@@ -267,6 +309,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @classmethod
     def settings_customise_sources(
