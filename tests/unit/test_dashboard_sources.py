@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from keystone_nexus.cli import build_parser
+from keystone_nexus.config import Settings
 from keystone_nexus.dashboard import AthenaGold, DashboardOptions, GoldViews, Queries
 from keystone_nexus.dashboard.athena import typed_rows
 from keystone_nexus.errors import GoldError, GoldNotBuiltError, GoldUnavailableError
@@ -168,7 +169,8 @@ async def test_access_denied_is_not_retriable() -> None:
 
 def test_loopback_by_default() -> None:
     args = build_parser().parse_args(["dashboard", "--duckdb", "w.duckdb"])
-    assert args.listen == "127.0.0.1:8788"
+    assert args.listen is None  # then the setting, loopback
+    assert Settings().dashboard.listen == "127.0.0.1:8788"
     assert DashboardOptions(status_url="http://127.0.0.1:8787").host == "127.0.0.1"
 
 
