@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +17,17 @@ from keystone_nexus.errors import ConfigError, NexusError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    """The settings, with every `aws-secretsmanager:` reference resolved (for every
+    command, not only the daemon: replay, the twin, reprocess, the dashboard...)."""
+    from keystone_nexus.secrets import references, resolve_secrets
+    from keystone_nexus.wiring import aws_options
+
+    settings = load_settings(args.config)
+    if not references(settings):
+        return settings
+    # In a thread of its own: some commands load their settings inside a running loop.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, resolve_secrets(settings, aws_options(settings.aws))).result()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -327,11 +338,10 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 def cmd_dlq_replay(args: argparse.Namespace) -> int:
     from keystone_nexus.redrive import replay_dead_letters
-    from keystone_nexus.secrets import resolve_secrets
-    from keystone_nexus.wiring import aws_options, open_catalog, open_lake, open_registry, sink_options
+    from keystone_nexus.wiring import open_catalog, open_lake, open_registry, sink_options
 
     async def main() -> int:
-        settings = await resolve_secrets(_settings(args), aws_options(_settings(args).aws))
+        settings = _settings(args)
         registry = await open_registry(settings)
         store = await open_lake(settings)
         catalog = await open_catalog(settings)
@@ -364,9 +374,7 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from keystone_nexus.kafka_range import KafkaRangeReader
     from keystone_nexus.reprocess import reprocess
-    from keystone_nexus.secrets import resolve_secrets
     from keystone_nexus.wiring import (
-        aws_options,
         kafka_security,
         open_catalog,
         open_lake,
@@ -375,7 +383,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     )
 
     async def main() -> int:
-        settings = await resolve_secrets(_settings(args), aws_options(_settings(args).aws))
+        settings = _settings(args)
         registry = await open_registry(settings)
         store = await open_lake(settings)
         catalog = await open_catalog(settings)

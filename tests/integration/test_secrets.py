@@ -117,3 +117,61 @@ def test_the_daemon_never_shows_a_secret(stack, secret: str, tmp_path: Path) -> 
     assert '"owner"' in pages["/status"] and "nexus_sink" in pages["/metrics"]
     for text in [output, *pages.values()]:
         assert PASSWORD not in text
+
+
+def test_every_command_resolves_references_not_only_the_daemon(stack, tmp_path: Path) -> None:
+    """`nexus dashboard` (as replay, the twin, reprocess...) loads its settings through
+    the CLI, which resolves references before the command runs; a reference that cannot
+    be read stops it naming the setting."""
+    name = f"dash/{uuid.uuid4().hex[:8]}"
+    status_url = f"http://127.0.0.1:{devstack.free_port()}"
+    boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.aws_endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_secret(Name=name, SecretString=f'{{"status_url": "{status_url}"}}')
+    port = devstack.free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "AWS_"))},
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "NEXUS_AWS__ENDPOINT_URL": stack.aws_endpoint_url,
+        "NEXUS_AWS__REGION": stack.region,
+        "NEXUS_DASHBOARD__DUCKDB": str(tmp_path / "warehouse.duckdb"),
+        "NEXUS_DASHBOARD__LISTEN": f"127.0.0.1:{port}",
+        "NEXUS_DASHBOARD__STATUS_URL": f"aws-secretsmanager:{name}#status_url",
+    }
+    dashboard = subprocess.Popen(
+        [sys.executable, "-m", "keystone_nexus", "dashboard"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    about = None
+    try:
+        deadline = time.monotonic() + 60
+        while about is None and time.monotonic() < deadline and dashboard.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/about", timeout=2) as answer:
+                    about = answer.read().decode()
+            except OSError:
+                time.sleep(0.2)
+    finally:
+        dashboard.terminate()
+        _, errors = dashboard.communicate(timeout=30)
+    assert about is not None, errors[-2000:]
+    assert f'"sink":"{status_url}"' in about
+
+    env["NEXUS_DASHBOARD__STATUS_URL"] = "aws-secretsmanager:does/not/exist"
+    failed = subprocess.run(
+        [sys.executable, "-m", "keystone_nexus", "dashboard"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failed.returncode == 2
+    assert "dashboard.status_url: secret 'does/not/exist' could not be read" in failed.stderr
