@@ -102,3 +102,24 @@ def test_the_operator_reads_the_topics_in_no_group() -> None:
         "kafka-cluster:DescribeTopic",
         "kafka-cluster:ReadData",
     }
+
+
+def test_the_ingestion_producers_write_the_topics_idempotently_and_read_nothing() -> None:
+    """The twin and `nexus replay` on MSK with IAM: librdkafka's idempotent producer needs
+    WriteDataIdempotently on the cluster besides WriteData on each topic."""
+    ingest = "ingest-policy.json"
+    for statement in statements(ingest):
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in a for a in actions(statement)), statement["Sid"]
+    cluster = {f"{MSK}:cluster/{CLUSTER}"}
+    assert granted(ingest, "kafka-cluster:Connect") == cluster
+    assert granted(ingest, "kafka-cluster:WriteDataIdempotently") == cluster
+    assert granted(ingest, "kafka-cluster:WriteData") == TOPICS
+    assert granted(ingest, "kafka-cluster:DescribeTopic") == TOPICS
+    assert kafka_actions(ingest) == {
+        "kafka-cluster:Connect",
+        "kafka-cluster:WriteDataIdempotently",
+        "kafka-cluster:DescribeTopic",
+        "kafka-cluster:WriteData",
+    }
+    assert not {a for s in statements(ingest) for a in actions(s) if a.startswith("s3:")}
