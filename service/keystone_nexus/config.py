@@ -296,6 +296,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
         env_nested_delimiter=ENV_NESTED,
+        # `NEXUS_X=` (an environment file's way of leaving a line in) means unset, as the
+        # C++ server, which reads the same file, takes it.
+        env_ignore_empty=True,
         extra="forbid",
         frozen=True,
     )
@@ -373,7 +376,7 @@ def load_settings(config_file: Path | None = None, *, env_file: Path | None = Pa
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {config_file}: {exc}") from exc
     for key, value in dotenv.items():
-        if key.startswith(ENV_PREFIX):
+        if key.startswith(ENV_PREFIX) and value != "":
             _set_nested(file_values, key.removeprefix(ENV_PREFIX).lower().split(ENV_NESTED), value)
     try:
         return Settings(**file_values)

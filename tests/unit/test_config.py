@@ -167,3 +167,24 @@ def test_every_variable_the_cpp_server_reads_is_a_known_setting(monkeypatch: pyt
     with pytest.raises(ConfigError) as info:  # values are nonsense, but no name is unknown
         load_settings(env_file=None)
     assert "unknown setting" not in str(info.value)
+
+
+def test_an_empty_variable_means_unset_as_for_the_cpp_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`NEXUS_X=` in an environment file leaves the default, not an empty value (an
+    empty path would be the current directory; an empty mechanism an error)."""
+    monkeypatch.setenv("NEXUS_INGEST__SCHEMA_IDS", "")
+    monkeypatch.setenv("NEXUS_KAFKA__SASL_MECHANISM", "")
+    monkeypatch.setenv("NEXUS_SINK__DEAD_LETTER_TOPIC", "")
+    settings = load_settings(None, env_file=None)
+    assert settings.ingest.schema_ids is None
+    assert settings.kafka.sasl_mechanism is None
+    assert settings.sink.dead_letter_topic is None
+    env_file = tmp_path / ".env"
+    env_file.write_text("NEXUS_HEALTH__PORT=\nNEXUS_LAKE__URI=file:///srv/lake\n")
+    monkeypatch.delenv("NEXUS_HEALTH__PORT", raising=False)
+    monkeypatch.delenv("NEXUS_LAKE__URI", raising=False)
+    from_file = load_settings(None, env_file=env_file)
+    assert from_file.health.port == 8787
+    assert from_file.lake.uri == "file:///srv/lake"
