@@ -32,7 +32,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
 from keystone_nexus import contracts, devstack
-from tests.integration.ingestkit import ServerProcess
+from tests.integration.ingestkit import ServerProcess, default_metrics_port_taken
 
 pytestmark = pytest.mark.integration
 
@@ -648,13 +648,7 @@ def test_a_taken_metrics_port_is_fatal_when_chosen_and_a_warning_when_default(
         failed = [json.loads(line) for line in done.stderr.splitlines() if '"startup_failed"' in line]
         assert failed and chosen in failed[0]["error"]
 
-    with socket.socket() as default:
-        default.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            default.bind(("127.0.0.1", 9464))
-            default.listen()
-        except OSError:
-            pass  # another server on this machine holds the default port: taken all the same
+    with default_metrics_port_taken():
         srv = Server(args)
         try:
             assert srv.events("serving")[0]["metrics_port"] == 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import concurrent.futures
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     settings = load_settings(args.config)
     if not references(settings):
         return settings
-    # In a thread of its own: some commands load their settings inside a running loop.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, resolve_secrets(settings, aws_options(settings.aws))).result()
+    return asyncio.run(resolve_secrets(settings, aws_options(settings.aws)))
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -340,8 +337,9 @@ def cmd_dlq_replay(args: argparse.Namespace) -> int:
     from keystone_nexus.redrive import replay_dead_letters
     from keystone_nexus.wiring import open_catalog, open_lake, open_registry, sink_options
 
+    settings = _settings(args)
+
     async def main() -> int:
-        settings = _settings(args)
         registry = await open_registry(settings)
         store = await open_lake(settings)
         catalog = await open_catalog(settings)
@@ -382,8 +380,9 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         sink_options,
     )
 
+    settings = _settings(args)
+
     async def main() -> int:
-        settings = _settings(args)
         registry = await open_registry(settings)
         store = await open_lake(settings)
         catalog = await open_catalog(settings)

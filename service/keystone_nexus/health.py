@@ -21,8 +21,6 @@ from aiohttp import web
 from keystone_nexus import __version__
 from keystone_nexus.sink.daemon import BronzeSink
 
-LIVENESS_BOUND_S = 30.0
-
 
 async def broker_reachable(bootstrap_servers: Sequence[str], timeout_s: float = 1.0) -> bool:
     for server in bootstrap_servers:
@@ -48,7 +46,7 @@ class HealthServer:
         host: str,
         port: int,
         *,
-        liveness_bound_s: float = LIVENESS_BOUND_S,
+        liveness_bound_s: float,
     ) -> None:
         self.sink = sink
         self.liveness_bound_s = liveness_bound_s

@@ -11,13 +11,15 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,24 @@ class ServerProcess:
         code = self.proc.wait(timeout)
         self._reader.join(5)
         return code
+
+
+DEFAULT_METRICS_ADDRESS = ("127.0.0.1", 9464)
+
+
+@contextmanager
+def default_metrics_port_taken() -> Iterator[None]:
+    """Hold both servers' default /metrics address (127.0.0.1:9464) while a server starts
+    without choosing one; if another server on this machine holds it, it is taken all the
+    same."""
+    with socket.socket() as default:
+        default.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            default.bind(DEFAULT_METRICS_ADDRESS)
+            default.listen()
+        except OSError:
+            pass
+        yield
 
 
 def scrape_metrics(port: int) -> dict[str, float]:

@@ -46,6 +46,7 @@ from tests.integration.ingestkit import (
     Read,
     ServerProcess,
     cpp_command,
+    default_metrics_port_taken,
     read_back,
     scrape_metrics,
     sync_schema_ids,
@@ -437,13 +438,7 @@ def test_a_taken_metrics_port_is_fatal_when_chosen_and_a_warning_when_default(
             assert f"nexus: metrics listen address {chosen}: " in done.stderr
             assert "set --metrics-listen HOST:PORT (port 0: any free one) or none" in done.stderr
 
-    with socket.socket() as default:
-        default.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            default.bind(("127.0.0.1", 9464))
-            default.listen()
-        except OSError:
-            pass  # another server on this machine holds the default port: taken all the same
+    with default_metrics_port_taken():
         server = ServerProcess(command, env=env)
         try:
             assert server.metrics_port == 0

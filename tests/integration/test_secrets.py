@@ -21,6 +21,7 @@ from keystone_nexus.aws import AwsOptions
 from keystone_nexus.config import load_settings
 from keystone_nexus.errors import ConfigError
 from keystone_nexus.secrets import resolve_secrets
+from tests.dashboardkit import dashboard_about
 from tests.integration.sinkkit import Broker, sink_env
 
 pytestmark = pytest.mark.integration
@@ -143,27 +144,9 @@ def test_every_command_resolves_references_not_only_the_daemon(stack, tmp_path: 
         "NEXUS_DASHBOARD__LISTEN": f"127.0.0.1:{port}",
         "NEXUS_DASHBOARD__STATUS_URL": f"aws-secretsmanager:{name}#status_url",
     }
-    dashboard = subprocess.Popen(
-        [sys.executable, "-m", "keystone_nexus", "dashboard"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    about = None
-    try:
-        deadline = time.monotonic() + 60
-        while about is None and time.monotonic() < deadline and dashboard.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/about", timeout=2) as answer:
-                    about = answer.read().decode()
-            except OSError:
-                time.sleep(0.2)
-    finally:
-        dashboard.terminate()
-        _, errors = dashboard.communicate(timeout=30)
+    about, errors = dashboard_about(env, port)
     assert about is not None, errors[-2000:]
-    assert f'"sink":"{status_url}"' in about
+    assert about["sink"] == status_url
 
     env["NEXUS_DASHBOARD__STATUS_URL"] = "aws-secretsmanager:does/not/exist"
     failed = subprocess.run(

@@ -3,19 +3,17 @@ and a bad or missing option stops it with a message naming it, not a traceback."
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from keystone_nexus.config import load_settings
 from keystone_nexus.errors import ConfigError
+from tests.dashboardkit import dashboard_about
 
 
 def _nexus(
@@ -70,25 +68,6 @@ def test_the_gold_source_and_address_come_from_settings(tmp_path: Path) -> None:
         "NEXUS_DASHBOARD__LISTEN": f"127.0.0.1:{port}",
         "NEXUS_DASHBOARD__STATUS_URL": "http://127.0.0.1:9",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "keystone_nexus", "dashboard"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        about = None
-        while about is None and time.monotonic() < deadline:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/about", timeout=2) as answer:
-                    about = json.loads(answer.read())
-            except OSError:
-                time.sleep(0.2)
-        assert about is not None, "the dashboard did not answer"
-        assert about["gold"] == f"duckdb:{warehouse}"
-    finally:
-        proc.terminate()
-        proc.wait(30)
+    about, errors = dashboard_about(env, port)
+    assert about is not None, errors[-2000:]
+    assert about["gold"] == f"duckdb:{warehouse}"
