@@ -46,6 +46,16 @@ def has_header(value: bytes) -> bool:
     return len(value) >= 2 and value[0] == HEADER_VERSION
 
 
+def header_schema_version(header: bytes) -> UUID:
+    """The schema version id of a Glue header alone (the payload, compressed or not, is
+    not read); raises WireFormatError for a truncated header or an unknown compression."""
+    if len(header) < HEADER_SIZE:
+        raise WireFormatError(f"truncated Glue header: {len(header)} bytes, need {HEADER_SIZE}")
+    if header[1] not in (COMPRESSION_NONE, COMPRESSION_ZLIB):
+        raise WireFormatError(f"unknown Glue compression byte {header[1]}")
+    return UUID(bytes=header[2:HEADER_SIZE])
+
+
 def decode(value: bytes) -> Decoded:
     """Split a record into its schema version id and payload.
 

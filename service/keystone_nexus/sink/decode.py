@@ -58,14 +58,15 @@ async def resolve_versions(
     keys = {p[1:] if wire.has_header(p) else b"" for p in prefixes}
     if b"" in values:
         keys.add(b"")
-    version = wire.HEADER_VERSION
+    version = bytes((wire.HEADER_VERSION,))
     resolved: Resolved = {}
     for key in keys:
         if key == b"":
             resolved[key] = await _resolve(entity, None, registry)
             continue
         try:
-            version_id = wire.decode(bytes((version,)) + key).schema_version_id
+            # The header alone: its payload is not here (and may be compressed).
+            version_id = wire.header_schema_version(version + key)
         except wire.WireFormatError as exc:
             resolved[key] = f"bad Glue header: {exc}"
             continue

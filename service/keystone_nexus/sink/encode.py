@@ -286,8 +286,10 @@ def _dead_letters(
 
 
 def _version_of(record: Record) -> str | None:
+    value = record.value or b""
+    if not wire.has_header(value):
+        return None
     try:
-        version = wire.decode(record.value or b"").schema_version_id
+        return str(wire.header_schema_version(value))
     except wire.WireFormatError:
         return None
-    return None if version is None else str(version)

@@ -255,3 +255,24 @@ async def test_partitioning_by_a_payload_field(setup) -> None:
         f"dt=2017-10-02/hr=10/{orders.topic}+0+0000000000000000000.parquet",
         f"dt=2018-03-05/hr=23/{orders.topic}+0+0000000000000000002.parquet",
     ]
+
+
+async def test_records_compressed_by_the_aws_serdes_land(setup) -> None:
+    """Glue-framed records with compression byte 5 (zlib), as the AWS serdes write them
+    with compression on, land like uncompressed ones; a broken zlib body is dead-lettered."""
+    store, registry, executor, version, root = setup
+    records = [
+        RawRecord(
+            i,
+            1_700_000_000_000,
+            None,
+            wire.encode(orjson.dumps(payment(i)), version, compression=wire.COMPRESSION_ZLIB),
+        )
+        for i in range(5)
+    ]
+    records.append(RawRecord(5, 1_700_000_000_000, None, bytes([3, 5]) + version.bytes + b"not zlib"))
+    outcome = await (await committer(store, registry, executor)).commit(records)
+    assert (outcome.valid, outcome.invalid) == (5, 1)
+    assert lake_offsets(root, "bronze") == [0, 1, 2, 3, 4]
+    dlq = pq.read_table(next((root / "dlq").rglob("*.parquet"))).to_pylist()
+    assert [(row["_offset"], "does not decompress" in row["reason"]) for row in dlq] == [(5, True)]
