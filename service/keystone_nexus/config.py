@@ -279,6 +279,13 @@ class SinkSettings(_Section):
         description="With time_fields: payload hours one batch may write; rows of the others "
         "(late, out-of-order) go to their arrival hour, so no batch writes a file per stray hour",
     )
+    max_timestamp_ahead_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="A record whose Kafka timestamp is further than this after its ingestion is "
+        "dead-lettered as unplaceable (e.g. microseconds written as milliseconds), not given an hour "
+        "partition thousands of years ahead",
+    )
     dead_letter_topic: str | None = Field(
         None, description="Also produce dead-lettered records to this topic (the lake's dlq/ always has them)"
     )

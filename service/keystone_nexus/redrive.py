@@ -291,7 +291,7 @@ def _encode(
         compression=ctx.options.compression,
         writer=ctx.options.writer,
         rules=rules,
-        time_field=ctx.options.time_fields.get(topic),
+        placement=ctx.options.placement(topic),
     )
     return encoded, columns
 

@@ -297,7 +297,7 @@ async def _rebuild(run: _Run, spec: EntitySpec, plan: Plan, records: list[Record
             compression=run.options.compression,
             writer=run.options.writer,
             rules=rules,
-            time_field=run.options.time_fields.get(plan.topic),
+            placement=run.options.placement(plan.topic),
         )
         out.objects += [*encoded.bronze, *([encoded.dlq] if encoded.dlq else [])]
         out.valid += encoded.valid

@@ -107,6 +107,7 @@ def sink_options(settings: Settings) -> SinkOptions:
             tombstones=sink.tombstones,
             time_fields=dict(sink.time_fields),
             max_payload_hours=sink.max_payload_hours,
+            max_timestamp_ahead_s=sink.max_timestamp_ahead_s,
         ),
         memory_budget_bytes=sink.memory_budget_bytes,
         fetch_max_records=sink.fetch_max_records,

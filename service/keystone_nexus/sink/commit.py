@@ -41,7 +41,7 @@ from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.checkpoint import PendingCut, Versioned
 from keystone_nexus.sink.dead_letter import DeadLetterSink
 from keystone_nexus.sink.decode import resolve_versions
-from keystone_nexus.sink.encode import Compression, EncodedBatch, Writer, encode_batch
+from keystone_nexus.sink.encode import Compression, EncodedBatch, Placement, Writer, encode_batch
 
 CRASH_POINTS = ("after_announce", "after_data", "after_checkpoint", "after_kafka_commit")
 
@@ -92,6 +92,16 @@ class CommitOptions:
     put_concurrency: int = 4
     time_fields: Mapping[str, str] = field(default_factory=dict)  # topic -> payload field for dt/hr
     max_payload_hours: int | None = 24  # payload hours one batch may write (late events: arrival hour)
+    max_timestamp_ahead_s: float | None = 86_400.0  # Kafka timestamps further ahead: dead letters
+
+    def placement(self, topic: str) -> Placement:
+        """How the batches of `topic` are placed in dt/hr partitions."""
+        ahead = self.max_timestamp_ahead_s
+        return Placement(
+            time_field=self.time_fields.get(topic),
+            max_hours=self.max_payload_hours,
+            max_ahead_ms=None if ahead is None else int(ahead * 1000),
+        )
 
 
 class PartitionCommitter:
@@ -162,8 +172,7 @@ class PartitionCommitter:
                 compression=self.options.compression,
                 writer=self.options.writer,
                 rules=self.rules,
-                time_field=self.options.time_fields.get(self.topic),
-                max_hours=self.options.max_payload_hours,
+                placement=self.options.placement(self.topic),
             ),
         )
         objects = [*encoded.bronze, *([encoded.dlq] if encoded.dlq else [])]

@@ -10,7 +10,7 @@ Rules, so no record crashes the sink:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from uuid import UUID
@@ -75,9 +75,14 @@ async def resolve_versions(
 
 
 def group_records(
-    values: Sequence[bytes | None], resolved: Resolved, *, tombstones: str = "dlq"
+    values: Sequence[bytes | None],
+    resolved: Resolved,
+    *,
+    tombstones: str = "dlq",
+    refused: Mapping[int, str] | None = None,
 ) -> DecodedBatch:
-    """Group the batch's records by schema version; collect the undecodable ones.
+    """Group the batch's records by schema version; collect the undecodable ones, and
+    those `refused` names (by index, with the reason) before reading their values.
 
     The hot path: a record is looked up by its raw header bytes, so each framing is
     parsed and resolved once per batch (by `resolve_versions`).
@@ -93,6 +98,9 @@ def group_records(
             group = out.groups[resolution.version_id] = VersionGroup(resolution)
         by_header[key] = group
     for index, value in enumerate(values):
+        if refused and index in refused:
+            out.dead.append((index, refused[index]))
+            continue
         if value is None:
             if tombstones == "skip":
                 out.skipped += 1

@@ -1,10 +1,13 @@
 """The commit protocol on a local lake: every record exactly once, whatever the crash point."""
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
 
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -276,3 +279,89 @@ async def test_records_compressed_by_the_aws_serdes_land(setup) -> None:
     assert lake_offsets(root, "bronze") == [0, 1, 2, 3, 4]
     dlq = pq.read_table(next((root / "dlq").rglob("*.parquet"))).to_pylist()
     assert [(row["_offset"], "does not decompress" in row["reason"]) for row in dlq] == [(5, True)]
+
+
+async def test_a_poison_timestamp_is_dead_lettered_and_the_rest_lands(setup) -> None:
+    """A Kafka timestamp in microseconds (year ~55,000) cannot be placed in an hour
+    partition: that record is dead-lettered with the reason; the batch lands."""
+    store, registry, executor, version, root = setup
+    records = [
+        RawRecord(i, 1_700_000_000_000 + i, None, wire.encode(orjson.dumps(payment(i)), version))
+        for i in range(6)
+    ]
+    records[0] = RawRecord(0, 1_700_000_000_000_000, None, records[0].value)  # microseconds
+    records[3] = RawRecord(3, -1, None, records[3].value)  # no timestamp
+    outcome = await (await committer(store, registry, executor)).commit(records)
+    assert (outcome.valid, outcome.invalid, outcome.next_offset) == (4, 2, 6)
+    assert lake_offsets(root, "bronze") == [1, 2, 4, 5]
+    (dlq_path,) = list((root / "dlq").rglob("*.parquet"))
+    # Neither dead record has a time to place it by: the dead letters go to the ingestion hour.
+    placed = datetime.strptime(dlq_path.parent.parent.name + dlq_path.parent.name, "dt=%Y-%m-%dhr=%H")
+    assert abs(datetime.now(UTC).replace(tzinfo=None) - placed) < timedelta(hours=2)
+    dlq = pq.read_table(dlq_path)
+    reasons = dict(zip(dlq.column("_offset").to_pylist(), dlq.column("reason").to_pylist(), strict=True))
+    assert set(reasons) == {0, 3}
+    # The record is kept as it came, its timestamp included.
+    assert pc.cast(dlq.column("_kafka_timestamp"), pa.int64()).to_pylist() == [1_700_000_000_000_000, -1]
+    assert "unplaceable" in reasons[0] and "microseconds" in reasons[0]
+    assert "before 1970" in reasons[3]
+
+
+async def test_kafka_timestamps_over_thousands_of_hours_write_a_bounded_number_of_files(setup) -> None:
+    store, registry, executor, version, root = setup
+    records = [
+        RawRecord(i, 1_500_000_000_000 + i * 3_600_000, None, wire.encode(orjson.dumps(payment(i)), version))
+        for i in range(2_000)
+    ]
+    outcome = await (await committer(store, registry, executor)).commit(records)
+    assert (outcome.valid, outcome.invalid) == (2_000, 0)
+    assert lake_offsets(root, "bronze") == list(range(2_000))
+    assert outcome.files <= 24 + 1
+
+
+async def _register(registry: LocalRegistry, change, compatibility="BACKWARD") -> UUID:
+    doc = orjson.loads((await registry.latest(ENTITY.schema_name)).definition)
+    change(doc)
+    version, _ = await registry.register(
+        ENTITY.schema_name, orjson.dumps(doc).decode(), compatibility=compatibility
+    )
+    return version.version_id
+
+
+async def test_a_schema_version_without_columns_dead_letters_its_records_only(setup) -> None:
+    store, registry, executor, v1, root = setup
+
+    def add_array(doc) -> None:
+        doc["properties"]["tags"] = {"type": ["array", "null"], "items": {"type": "string"}}
+
+    v2 = await _register(registry, add_array)
+    records = [
+        RawRecord(0, 1_700_000_000_000, None, wire.encode(orjson.dumps(payment(0)), v1)),
+        RawRecord(1, 1_700_000_000_000, None, wire.encode(orjson.dumps(payment(1, tags=["a"])), v2)),
+        RawRecord(2, 1_700_000_000_000, None, wire.encode(orjson.dumps(payment(2)), v1)),
+    ]
+    outcome = await (await committer(store, registry, executor)).commit(records)
+    assert (outcome.valid, outcome.invalid) == (2, 1)
+    assert lake_offsets(root, "bronze") == [0, 2]
+    (row,) = pq.read_table(next((root / "dlq").rglob("*.parquet"))).to_pylist()
+    assert row["_offset"] == 1 and "cannot be written as columns" in row["reason"] and "tags" in row["reason"]
+
+
+async def test_a_column_whose_type_changes_inside_a_batch_dead_letters_the_older_rows(setup) -> None:
+    store, registry, executor, v1, root = setup
+
+    def retype(doc) -> None:
+        doc["properties"]["payment_installments"] = {"type": ["string", "null"]}
+
+    v2 = await _register(registry, retype, compatibility="NONE")  # a registry without the check
+    records = [
+        RawRecord(0, 1_700_000_000_000, None, wire.encode(orjson.dumps(payment(0)), v1)),
+        RawRecord(
+            1, 1_700_000_000_000, None, wire.encode(orjson.dumps(payment(1, payment_installments="2")), v2)
+        ),
+    ]
+    outcome = await (await committer(store, registry, executor)).commit(records)
+    assert (outcome.valid, outcome.invalid) == (1, 1)
+    assert lake_offsets(root, "bronze") == [1]
+    (row,) = pq.read_table(next((root / "dlq").rglob("*.parquet"))).to_pylist()
+    assert row["_offset"] == 0 and "payment_installments" in row["reason"] and "changed" in row["reason"]
