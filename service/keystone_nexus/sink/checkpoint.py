@@ -1,11 +1,16 @@
 """The durable per-partition checkpoint in the lake, written with conditional puts.
 
     {"topic": ..., "partition": 3, "next_offset": 120000,
-     "pending": {"start": 120000, "end": 139999} | null, "owner": "...", "generation": 17}
+     "pending": {"start": 120000, "end": 139999, "objects": ["bronze/...", ...]} | null,
+     "owner": "...", "generation": 17}
 
 Everything below `next_offset` is in the lake. `pending` is a cut that was announced
-before its objects were written; whoever owns the partition next must repeat exactly
-that cut. Every write is conditional on the etag last read (If-Match) or on absence
+before its objects were written, with the names of every object an attempt at it may
+have written; whoever owns the partition next must repeat exactly that cut, and remove
+the announced objects its own attempt does not rewrite (validity, and so the names, can
+change between attempts: a new schema version, a deploy, a setting).
+
+Every write is conditional on the etag last read (If-Match) or on absence
 (If-None-Match), so of two owners racing on a partition only one advances; the other
 gets PreconditionFailedError and must stop writing (it is a zombie) or re-read.
 """
@@ -24,6 +29,10 @@ from keystone_nexus.sink.naming import checkpoint_key
 class PendingCut:
     start: int
     end: int
+    objects: tuple[str, ...] = ()  # every key an attempt at this cut may have written
+
+    def same_cut(self, other: PendingCut) -> bool:
+        return (self.start, self.end) == (other.start, other.end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +51,11 @@ class Checkpoint:
             "next_offset": self.next_offset,
             "pending": None
             if self.pending is None
-            else {"start": self.pending.start, "end": self.pending.end},
+            else {
+                "start": self.pending.start,
+                "end": self.pending.end,
+                "objects": list(self.pending.objects),
+            },
             "owner": self.owner,
             "generation": self.generation,
         }
@@ -56,7 +69,11 @@ class Checkpoint:
             topic=doc["topic"],
             partition=int(doc["partition"]),
             next_offset=int(doc["next_offset"]),
-            pending=None if pending is None else PendingCut(int(pending["start"]), int(pending["end"])),
+            pending=None
+            if pending is None
+            else PendingCut(
+                int(pending["start"]), int(pending["end"]), tuple(map(str, pending.get("objects", ())))
+            ),
             owner=str(doc.get("owner", "")),
             generation=int(doc.get("generation", 0)),
         )

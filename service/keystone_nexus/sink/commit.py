@@ -2,23 +2,30 @@
 
 The order, enforced here and nowhere else:
 
-1. announce  write the checkpoint with `pending = (start, end)`: the cut is now fixed;
-             any later owner repeats exactly this cut (conditional write: fences zombies)
-2. encode    decode, validate and encode the batch (pure, in the executor)
+1. encode    decode, validate and encode the batch (pure, in the executor); this
+             fixes the names of the objects the batch will write
+2. announce  write the checkpoint with `pending = (start, end, objects)`: the cut is
+             now fixed; any later owner repeats exactly this cut (conditional write:
+             fences zombies). A repeat announces the union of its objects and those
+             already announced
 3. data      put the bronze and dead-letter objects; their names derive from the
              Kafka coordinates, so a repeat overwrites instead of duplicating; then
              register the table and its new hour partitions in the Glue Data Catalog
-4. advance   write the checkpoint with `next_offset = end + 1`, no pending cut
-             (conditional on step 1's etag)
-5. kafka     the caller commits `end + 1` to the consumer group (a hint for lag
+4. clean     a repeat deletes the announced objects it did not rewrite
+5. advance   write the checkpoint with `next_offset = end + 1`, no pending cut
+             (conditional on step 2's etag)
+6. kafka     the caller commits `end + 1` to the consumer group (a hint for lag
              and tooling; the lake checkpoint is the source of truth on restart)
 
 A crash between any two steps leaves either no announcement (the batch is cut again
 from `next_offset`, by whatever rule), or an announcement whose objects are rewritten
-by the next owner with the same names. A paused owner that wakes after losing the
-partition fails its next conditional write and stops; anything it wrote in between
-has the same name and records as what the new owner writes. docs/exactly-once.md
-gives the whole argument.
+by the next owner with the same names, or removed by it where its attempt names other
+objects (a record valid for one attempt and dead-lettered by another moves an object's
+first offset: a new schema version, a transient registry answer, a changed setting).
+A paused owner that wakes after losing the partition fails its next conditional write
+and stops; anything it wrote in between has the same name and records as what the new
+owner writes, or is announced and removed by it. docs/exactly-once.md gives the whole
+argument.
 """
 
 from __future__ import annotations
@@ -150,11 +157,6 @@ class PartitionCommitter:
         started = time.monotonic()
         start = self.next_offset
         end = records[-1].offset if end is None else end
-        cut = PendingCut(start, end)
-        if self.state.checkpoint.pending != cut:
-            announced = replace(self.state.checkpoint, pending=cut, owner=self.owner)
-            self.state = await checkpoint.save(self.store, self.state, announced)
-        self.crash.reached("after_announce")
 
         columns = RecordColumns.of(records)
         resolved = await resolve_versions(self.entity, columns.values, self.registry)
@@ -176,6 +178,10 @@ class PartitionCommitter:
             ),
         )
         objects = [*encoded.bronze, *([encoded.dlq] if encoded.dlq else [])]
+        keys = [obj.key for obj in objects]
+        announced = await self._announce(PendingCut(start, end, tuple(keys)))
+        self.crash.reached("after_announce")
+
         limit = asyncio.Semaphore(self.options.put_concurrency)
 
         async def put(key: str, data: bytes) -> None:
@@ -193,6 +199,11 @@ class PartitionCommitter:
             table_definition = newest.definition if newest.data_format == "JSON" else self.rules
             await self.catalog.ensure_table(self.entity.name, table_definition)
             await self.catalog.ensure_partitions(self.entity.name, encoded.hours)
+        written = set(keys)
+        for key in [
+            k for k in announced.objects if k not in written
+        ]:  # an earlier attempt's objects that this one does not rewrite
+            await self.store.delete(key)
         self.crash.reached("after_data")
 
         advanced = replace(self.state.checkpoint, next_offset=end + 1, pending=None, owner=self.owner)
@@ -208,3 +219,15 @@ class PartitionCommitter:
             bytes_written=sum(len(o.data) for o in objects),
             seconds=time.monotonic() - started,
         )
+
+    async def _announce(self, cut: PendingCut) -> PendingCut:
+        """Fix the cut in the checkpoint, with every object name an attempt at it may
+        write: this attempt's, and those of earlier attempts (a repeat after a crash)."""
+        pending = self.state.checkpoint.pending
+        if pending is not None and cut.same_cut(pending):
+            if set(cut.objects) <= set(pending.objects):
+                return pending
+            cut = replace(cut, objects=tuple(dict.fromkeys([*pending.objects, *cut.objects])))
+        announced = replace(self.state.checkpoint, pending=cut, owner=self.owner)
+        self.state = await checkpoint.save(self.store, self.state, announced)
+        return cut

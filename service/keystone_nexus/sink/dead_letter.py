@@ -34,7 +34,9 @@ class DeadLetterTopic:
 
     async def send(self, topic: str, partition: int, dead: Sequence[tuple[Record, str]]) -> None:
         """Produce every dead record and wait for the broker's acknowledgements."""
-        sent = [(record, reason, await self._send(topic, partition, record, reason)) for record, reason in dead]
+        sent = [
+            (record, reason, await self._send(topic, partition, record, reason)) for record, reason in dead
+        ]
         results = await asyncio.gather(*(future for *_, future in sent), return_exceptions=True)
         for (record, reason, _), result in zip(sent, results, strict=True):
             if isinstance(result, MessageSizeTooLargeError | RecordTooLargeError):

@@ -1,6 +1,7 @@
 """The commit protocol on a local lake: every record exactly once, whatever the crash point."""
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid4
@@ -365,3 +366,84 @@ async def test_a_column_whose_type_changes_inside_a_batch_dead_letters_the_older
     assert lake_offsets(root, "bronze") == [1]
     (row,) = pq.read_table(next((root / "dlq").rglob("*.parquet"))).to_pylist()
     assert row["_offset"] == 0 and "payment_installments" in row["reason"] and "changed" in row["reason"]
+
+
+async def test_a_repeated_cut_that_names_other_objects_leaves_no_duplicate(setup) -> None:
+    """Seen: 21 unframed seller records, the first invalid under the latest schema; the
+    sink dies after writing the batch's objects, before its checkpoint; a new latest
+    version that accepts the first record is registered; the repeat writes bronze `+0`
+    where the first attempt wrote bronze `+1` and dlq `+0`. Every offset must end up in
+    exactly one object."""
+    store, registry, executor, _, root = setup
+    sellers = contracts.entity("sellers")
+
+    def seller(i: int, **extra: object) -> bytes:
+        doc = {
+            "seller_id": f"{i:032x}",
+            "seller_zip_code_prefix": "01001",
+            "seller_city": "sp",
+            "seller_state": "SP",
+        }
+        return orjson.dumps({**doc, **extra})
+
+    records = [RawRecord(0, 1_700_000_000_000, None, seller(0, seller_tier="gold"))]
+    records += [RawRecord(i, 1_700_000_000_000, None, seller(i)) for i in range(1, 21)]
+
+    def make(crash: CrashInjector | None = None, owner: str = "a") -> PartitionCommitter:
+        return PartitionCommitter(
+            store=store,
+            registry=registry,
+            entity=sellers,
+            topic=sellers.topic,
+            partition=0,
+            state=state,
+            executor=executor,
+            options=CommitOptions(),
+            owner=owner,
+            crash=crash,
+        )
+
+    state = await checkpoint.load(store, sellers.topic, 0, start_offset=0)
+    with pytest.raises(Killed):
+        await make(CrashInjector("after_data:1", kill=_kill)).commit(records)
+    assert lake_offsets(root, "bronze") == list(range(1, 21)) and lake_offsets(root, "dlq") == [0]
+
+    doc = orjson.loads((await registry.latest(sellers.schema_name)).definition)
+    doc["properties"]["seller_tier"] = {"type": ["string", "null"]}
+    await registry.register(sellers.schema_name, orjson.dumps(doc).decode())
+
+    state = await checkpoint.load(store, sellers.topic, 0, start_offset=0)
+    repeat = make(owner="b")
+    assert repeat.pending is not None
+    outcome = await repeat.commit(records, repeat.pending.end)
+    assert (outcome.valid, outcome.invalid) == (21, 0)
+    assert lake_offsets(root, "bronze") == list(range(21))
+    assert lake_offsets(root, "dlq") == []
+    saved = (await checkpoint.load(store, sellers.topic, 0, start_offset=0)).checkpoint
+    assert (saved.next_offset, saved.pending) == (21, None)
+
+
+async def test_a_repeat_that_dies_too_is_cleaned_by_the_next(setup) -> None:
+    """Three attempts at one cut, each naming other objects: the last leaves only its own."""
+    store, registry, executor, version, root = setup
+    records, valid, invalid = make_records(version, n=20)
+    first = await committer(store, registry, executor, CrashInjector("after_announce:1", kill=_kill))
+    # The first attempt announced and died before writing; pretend it had written an object
+    # the later attempts will not name (as a different validity would make it).
+    with pytest.raises(Killed):
+        await first.commit(records)
+    announced = (await checkpoint.load(store, TOPIC, 0, start_offset=0)).checkpoint.pending
+    assert announced is not None and announced.objects
+    stray = announced.objects[0].replace("+0000000000000000000", "+0000000000000000001")
+    state = await checkpoint.load(store, TOPIC, 0, start_offset=0)
+    cut = replace(announced, objects=(*announced.objects, stray))
+    await checkpoint.save(store, state, replace(state.checkpoint, pending=cut))
+    await store.put(stray, b"an earlier attempt's object")
+    second = await committer(store, registry, executor, CrashInjector("after_data:1", kill=_kill), owner="b")
+    with pytest.raises(Killed):
+        await second.commit(records, 19)
+    assert await store.get(stray) is None
+    third = await committer(store, registry, executor, owner="c")
+    await third.commit(records, 19)
+    assert lake_offsets(root, "bronze") == sorted(valid)
+    assert lake_offsets(root, "dlq") == sorted(invalid)
