@@ -32,7 +32,7 @@ async def test_a_dead_letter_larger_than_the_topic_takes_goes_without_its_value(
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        got = {}
+        got: dict[bytes | None, tuple[bytes | None, dict[str, bytes]]] = {}
         while len(got) < 2:
             for records in (await consumer.getmany(timeout_ms=5_000)).values():
                 for r in records:

@@ -61,10 +61,11 @@ class DeadLetterTopic:
             headers.append(("value_dropped", str(len(value or b"")).encode()))
             value = None
         try:
-            return await self.producer.send(
+            future: asyncio.Future[Any] = await self.producer.send(
                 self.topic, value=value, key=f"{topic}/{partition}/{record.offset}".encode(), headers=headers
             )
         except (MessageSizeTooLargeError, RecordTooLargeError):
             if drop_value:
                 raise
             return await self._send(topic, partition, record, reason, drop_value=True)
+        return future
