@@ -9,7 +9,6 @@ partition resumes, whoever owned it before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -68,6 +67,9 @@ class PartitionState:
     retry_at: float = 0.0
     last_flush: float | None = None
     paused: bool = False
+    # After a failed batch, until its rewind (checkpoint reload, seek) is done: nothing is
+    # buffered or cut, and the partition is paused (docs/exactly-once.md, "rewinds").
+    rewinding: bool = False
     batch_id: str = ""  # of the batch in flight, for the logs
     batch_started: float = 0.0
 
@@ -122,10 +124,11 @@ class BronzeSink:
                 dead_letter=self.dead_letter,
             )
             pending = state.checkpoint.pending
-            self.parts[tp] = PartitionState(
-                committer, PartitionBuffer(forced_end=pending.end if pending else None)
-            )
             self.consumer.seek(tp, state.checkpoint.next_offset)
+            buffer = PartitionBuffer(
+                origin=state.checkpoint.next_offset, forced_end=pending.end if pending else None
+            )
+            self.parts[tp] = PartitionState(committer, buffer)
             log.info(
                 "partition assigned",
                 extra={
@@ -206,7 +209,8 @@ class BronzeSink:
                         "retry_in_s": delay,
                     },
                 )
-                state.buffer.clear()
+                state.buffer.clear()  # and its origin: what is fetched now is not buffered
+                state.rewinding = True
                 rewind = asyncio.get_running_loop().create_task(self._rewind(tp, state))
                 self._background.add(rewind)
                 rewind.add_done_callback(self._background.discard)
@@ -214,7 +218,9 @@ class BronzeSink:
                 state.failures = 0
 
     async def _rewind(self, tp: TopicPartition, state: PartitionState) -> None:
-        """Reload the checkpoint from the lake (another owner may have advanced it) and seek."""
+        """Reload the checkpoint from the lake (another owner may have advanced it) and seek.
+        Until the seek, the partition stays blocked: records fetched from where the failed
+        batch left the consumer would start a batch that is not the checkpoint's next one."""
         try:
             fresh = await checkpoint.load(
                 self.store, tp.topic, tp.partition, start_offset=state.committer.next_offset
@@ -224,15 +230,18 @@ class BronzeSink:
             fresh = state.committer.state
         state.committer.state = fresh
         pending = fresh.checkpoint.pending
-        state.buffer.clear()
-        state.buffer.forced_end = pending.end if pending else None
         if tp in self.parts and self.parts[tp] is state:
-            with contextlib.suppress(KafkaError, AssertionError, ValueError):
+            try:
                 self.consumer.seek(tp, fresh.checkpoint.next_offset)
+            except (KafkaError, AssertionError, ValueError) as exc:  # being revoked: stays blocked
+                log.warning("rewind seek failed", extra={"topic": tp.topic, "error": repr(exc)})
+                return
+            state.buffer.reset(fresh.checkpoint.next_offset, pending.end if pending else None)
+            state.rewinding = False
 
     def _schedule(self, now: float, *, pressure: bool, shutdown: bool = False) -> None:
         for tp, state in self.parts.items():
-            if state.task is not None or now < state.retry_at:
+            if state.task is not None or state.rewinding or now < state.retry_at:
                 continue
             reason = state.buffer.due(self.options.rules, now, high_water=self.consumer.highwater(tp))
             if reason is None and state.buffer.records and state.buffer.forced_end is None:
@@ -249,12 +258,21 @@ class BronzeSink:
             state.inflight_oldest_ms = min(map(attrgetter("timestamp"), batch), default=None)
             state.batch_id = naming.batch_id(tp.topic, tp.partition, state.committer.next_offset)
             state.batch_started = now
-            state.task = asyncio.get_running_loop().create_task(self._flush(tp, state, batch, end, reason))
+            read_from = state.buffer.last_cut_from
+            state.task = asyncio.get_running_loop().create_task(
+                self._flush(tp, state, batch, end, reason, read_from)
+            )
 
     async def _flush(
-        self, tp: TopicPartition, state: PartitionState, batch: list[Record], end: int, reason: CutReason
+        self,
+        tp: TopicPartition,
+        state: PartitionState,
+        batch: list[Record],
+        end: int,
+        reason: CutReason,
+        read_from: int,
     ) -> BatchOutcome:
-        outcome = await state.committer.commit(batch, end)
+        outcome = await state.committer.commit(batch, end, read_from=read_from)
         try:
             await self.consumer.commit({tp: outcome.next_offset})
         except KafkaError as exc:  # e.g. a rebalance in progress; the lake checkpoint already holds it
@@ -338,6 +356,7 @@ class BronzeSink:
                     "buffered": len(state.buffer.records),
                     "in_flight": state.task is not None,
                     "paused": state.paused,
+                    "rewinding": state.rewinding,
                     "failures": state.failures,
                     "last_flush": state.last_flush,
                 }
@@ -362,7 +381,7 @@ class BronzeSink:
         over_budget = self._buffered() > self.options.memory_budget_bytes
         for tp, state in self.parts.items():
             full = state.buffer.size >= self.options.rules.max_bytes and state.task is not None
-            should_pause = full or (over_budget and state.task is not None)
+            should_pause = full or (over_budget and state.task is not None) or state.rewinding
             if should_pause and not state.paused:
                 self.consumer.pause(tp)
                 state.paused = True
