@@ -216,6 +216,17 @@ class SinkMetrics:
         self.schema_cache_misses = Gauge(
             "nexus_registry_cache_misses", "Schema cache misses since start", registry=r
         )
+        self.partition_setup_failures = Counter(
+            "nexus_sink_partition_setup_failures",
+            "Assigned partitions whose setup (committed offset, checkpoint) failed; retried",
+            ["topic"],
+            registry=r,
+        )
+        self.partitions_waiting = Gauge(
+            "nexus_sink_partitions_waiting",
+            "Assigned partitions paused until their setup succeeds",
+            registry=r,
+        )
         self.assigned_partitions = Gauge(
             "nexus_sink_assigned_partitions", "Partitions this instance owns", registry=r
         )

@@ -42,6 +42,7 @@ class SinkOptions:
     memory_budget_bytes: int = 256 * 1024 * 1024
     fetch_max_records: int = 10_000
     drain_timeout_s: float = 30.0
+    setup_timeout_s: float = 30.0  # bound on each await of a partition's setup
 
 
 @dataclass
@@ -75,6 +76,16 @@ class PartitionState:
 
 
 @dataclass
+class SetupRetry:
+    """An assigned partition whose setup failed, and when it is tried again."""
+
+    attempts: int = 0
+    retry_at: float = 0.0
+    error: str = ""
+    task: asyncio.Task[PartitionState] | None = None
+
+
+@dataclass
 class BronzeSink:
     consumer: AIOKafkaConsumer
     store: ObjectStore
@@ -90,54 +101,115 @@ class BronzeSink:
     last_loop: float = field(default_factory=time.monotonic)
     on_batch: Callable[[TopicPartition, BatchOutcome], None] | None = None
     parts: dict[TopicPartition, PartitionState] = field(default_factory=dict)
+    # Assigned partitions whose setup failed: paused, retried from the loop.
+    waiting: dict[TopicPartition, SetupRetry] = field(default_factory=dict)
     totals: SinkTotals = field(default_factory=SinkTotals)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- rebalances -------------------------------------------------------------
 
     async def assign(self, assigned: set[TopicPartition]) -> None:
+        """Set each new partition up (committed offset, checkpoint, seek). A setup that
+        fails must not leave the partition assigned but unowned (aiokafka swallows what
+        the listener raises, and would fetch the partition for nobody): it is paused and
+        its setup retried from the loop, with backoff, until it succeeds or is revoked."""
         self.totals.rebalances += 1
         self.metrics.rebalances.inc()
         for tp in assigned:
-            if tp in self.parts:
+            if tp in self.parts or tp in self.waiting:
                 continue
             try:
-                entity = entity_for_topic(tp.topic)
+                entity_for_topic(tp.topic)
             except UnknownEntityError:
                 log.warning("no contract for topic; partition paused", extra={"topic": tp.topic})
                 self.consumer.pause(tp)
                 continue
-            committed = await self.consumer.committed(tp)
-            state = await checkpoint.load(self.store, tp.topic, tp.partition, start_offset=committed or 0)
-            committer = PartitionCommitter(
-                store=self.store,
-                registry=self.registry,
-                entity=entity,
-                topic=tp.topic,
-                partition=tp.partition,
-                state=state,
-                executor=self.executor,
-                options=self.options.commit,
-                owner=self.owner,
-                crash=self.crash,
-                catalog=self.catalog,
-                dead_letter=self.dead_letter,
-            )
-            pending = state.checkpoint.pending
-            self.consumer.seek(tp, state.checkpoint.next_offset)
-            buffer = PartitionBuffer(
-                origin=state.checkpoint.next_offset, forced_end=pending.end if pending else None
-            )
-            self.parts[tp] = PartitionState(committer, buffer)
-            log.info(
-                "partition assigned",
-                extra={
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "next_offset": state.checkpoint.next_offset,
-                    "pending": None if pending is None else [pending.start, pending.end],
-                },
-            )
+            try:
+                state = await self._setup(tp)
+            except Exception as exc:
+                self._setup_failed(tp, SetupRetry(), exc)
+                continue
+            self._own(tp, state)
+
+    async def _setup(self, tp: TopicPartition) -> PartitionState:
+        """Read where the partition resumes: the lake checkpoint (or the committed offset
+        for a partition the lake has never seen). Every await is bounded."""
+        bound = self.options.setup_timeout_s
+        committed = await asyncio.wait_for(self.consumer.committed(tp), bound)
+        state = await asyncio.wait_for(
+            checkpoint.load(self.store, tp.topic, tp.partition, start_offset=committed or 0), bound
+        )
+        committer = PartitionCommitter(
+            store=self.store,
+            registry=self.registry,
+            entity=entity_for_topic(tp.topic),
+            topic=tp.topic,
+            partition=tp.partition,
+            state=state,
+            executor=self.executor,
+            options=self.options.commit,
+            owner=self.owner,
+            crash=self.crash,
+            catalog=self.catalog,
+            dead_letter=self.dead_letter,
+        )
+        pending = state.checkpoint.pending
+        buffer = PartitionBuffer(
+            origin=state.checkpoint.next_offset, forced_end=pending.end if pending else None
+        )
+        return PartitionState(committer, buffer)
+
+    def _own(self, tp: TopicPartition, state: PartitionState) -> None:
+        """Start consuming a set-up partition at its checkpoint."""
+        checkpointed = state.committer.state.checkpoint
+        self.consumer.seek(tp, checkpointed.next_offset)
+        self.consumer.resume(tp)  # paused while its setup was retried
+        self.parts[tp] = state
+        pending = checkpointed.pending
+        log.info(
+            "partition assigned",
+            extra={
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "next_offset": checkpointed.next_offset,
+                "pending": None if pending is None else [pending.start, pending.end],
+            },
+        )
+
+    def _setup_failed(self, tp: TopicPartition, retry: SetupRetry, error: BaseException) -> None:
+        retry.attempts += 1
+        delay = RETRY_BACKOFF_S[min(retry.attempts, len(RETRY_BACKOFF_S)) - 1]
+        retry.retry_at, retry.error, retry.task = time.monotonic() + delay, repr(error), None
+        self.waiting[tp] = retry
+        self.consumer.pause(tp)
+        self.metrics.partition_setup_failures.labels(tp.topic).inc()
+        log.warning(
+            "partition setup failed; paused, retried from the loop",
+            extra={
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "attempts": retry.attempts,
+                "error": retry.error,
+                "retry_in_s": delay,
+            },
+        )
+
+    def _retry_setups(self, now: float) -> None:
+        """Start the setups that are due; own the partitions whose setup succeeded."""
+        for tp, retry in list(self.waiting.items()):
+            task = retry.task
+            if task is None:
+                if now >= retry.retry_at:
+                    retry.task = asyncio.get_running_loop().create_task(self._setup(tp))
+                continue
+            if not task.done():
+                continue
+            error = asyncio.CancelledError() if task.cancelled() else task.exception()
+            if error is not None:
+                self._setup_failed(tp, retry, error)
+                continue
+            del self.waiting[tp]
+            self._own(tp, task.result())
 
     async def revoke(self, revoked: set[TopicPartition]) -> None:
         """Let in-flight batches finish (bounded), then forget the partitions' buffers."""
@@ -147,6 +219,9 @@ class BronzeSink:
             for task in late:
                 task.cancel()
         for tp in revoked:
+            retry = self.waiting.pop(tp, None)
+            if retry is not None and retry.task is not None:
+                retry.task.cancel()
             state = self.parts.pop(tp, None)
             if state is not None:
                 log.info("partition revoked", extra={"topic": tp.topic, "partition": tp.partition})
@@ -164,7 +239,9 @@ class BronzeSink:
             self.notify("WATCHDOG=1")
             for tp, records in batches.items():
                 self.metrics.records_consumed.labels(tp.topic).inc(len(records))
-            busy = any(s.buffer.records or s.task is not None for s in self.parts.values())
+            busy = bool(self.waiting) or any(
+                s.buffer.records or s.task is not None for s in self.parts.values()
+            )
             if batches or busy or not self.parts:
                 last_activity = now
             elif until_idle_s is not None and now - last_activity >= until_idle_s:
@@ -175,6 +252,7 @@ class BronzeSink:
                 if state is None:
                     continue
                 state.buffer.extend(records, now, floor=state.committer.next_offset)
+            self._retry_setups(now)
             self._settle(now)
             self._schedule(now, pressure=self._buffered() > self.options.memory_budget_bytes)
             self._backpressure()
@@ -339,6 +417,7 @@ class BronzeSink:
         now_ms = int(time.time() * 1000)
         lags = self.lags()
         by_topic = self.metrics.set_lag(lags, now_ms)
+        self.metrics.partitions_waiting.set(len(self.waiting))
         hits, misses = getattr(self.registry, "hits", None), getattr(self.registry, "misses", None)
         if hits is not None and misses is not None:
             self.metrics.schema_cache_hits.set(hits)
@@ -364,6 +443,18 @@ class BronzeSink:
                     lags, (self.parts[TopicPartition(p.topic, p.partition)] for p in lags), strict=True
                 )
             ],
+            "waiting": [
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "attempts": retry.attempts,
+                    "error": retry.error,
+                    "retry_in_s": round(max(0.0, retry.retry_at - time.monotonic()), 3),
+                }
+                for tp, retry in sorted(
+                    self.waiting.items(), key=lambda item: (item[0].topic, item[0].partition)
+                )
+            ],
             "topics": {
                 topic: {
                     "sum_offset_lag": t.sum_offset_lag,
@@ -375,6 +466,14 @@ class BronzeSink:
             "totals": dict(self.totals.__dict__),
             "last_loop_age_s": round(time.monotonic() - self.last_loop, 3),
         }
+
+    def unready(self) -> list[str]:
+        """Why /readyz should fail because of the partitions (empty: no reason)."""
+        reasons = []
+        if self.waiting:
+            names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in self.waiting))
+            reasons.append(f"partition setup failing (committed offset or checkpoint) for {names}")
+        return reasons
 
     def _backpressure(self) -> None:
         """Pause partitions that outrun the store; resume them once their batch is done."""
@@ -405,6 +504,9 @@ class BronzeSink:
         for state in self.parts.values():
             if state.task is not None and not state.task.done():
                 state.task.cancel()
+        for retry in self.waiting.values():
+            if retry.task is not None:
+                retry.task.cancel()
 
 
 class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

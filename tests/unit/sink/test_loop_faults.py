@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from keystone_nexus.errors import StoreUnavailableError
+from keystone_nexus.health import HealthServer
 from keystone_nexus.lake.local import LocalStore
+from keystone_nexus.sink.daemon import BronzeSink, Rebalance
 from tests.unit.sink.loopkit import (
     TP,
     FaultyStore,
@@ -24,6 +26,10 @@ from tests.unit.sink.loopkit import (
     run_until,
 )
 from tests.unit.sink.test_commit import ENTITY, lake_offsets, make_records
+
+
+def metric(sink: BronzeSink, name: str, **labels: str) -> float | None:
+    return sink.metrics.registry.get_sample_value(name, labels)
 
 
 @pytest.fixture
@@ -70,3 +76,49 @@ async def test_no_cut_between_a_failed_batch_and_its_rewind(lake) -> None:
     assert_checkpoints_move_forward(store.checkpoints)
     assert lake_offsets(root, "bronze") == sorted(valid), "every valid record once, none missing"
     assert lake_offsets(root, "dlq") == sorted(invalid)
+
+
+async def test_a_failing_assignment_pauses_the_partition_and_is_retried_from_the_loop(lake) -> None:
+    """The checkpoint GET fails (after its retries) and then `committed()` hangs: the
+    partition is paused, listed as waiting in /status, counted and fails /readyz; the loop
+    sets it up once the lake answers, and every record lands."""
+    store, registry, executor, version, root = lake
+    records, valid, _ = make_records(version, n=30)
+    consumer = LogConsumer({TP: records})
+    sink = make_sink(consumer, store, registry, executor, setup_timeout_s=0.5)
+    gets = 0
+
+    async def before_get(key: str) -> None:
+        nonlocal gets
+        gets += 1
+        if gets == 1:
+            raise StoreUnavailableError("injected: GetObject failed after its retries")
+
+    hangs = 1
+
+    async def committed_hook(_tp: object) -> None:
+        nonlocal hangs
+        if gets >= 1 and hangs:  # the second try: the group coordinator does not answer
+            hangs -= 1
+            await asyncio.Event().wait()
+
+    store.before_get, consumer.committed_hook = before_get, committed_hook
+    await Rebalance(sink).on_partitions_assigned({TP})  # must not raise (aiokafka would swallow it)
+    assert TP in consumer.paused and TP not in sink.parts
+    status = sink.status()
+    assert [(w["topic"], w["partition"], w["attempts"]) for w in status["waiting"]] == [(TP.topic, 0, 1)]
+    assert "StoreUnavailableError" in status["waiting"][0]["error"]
+    assert metric(sink, "nexus_sink_partition_setup_failures_total", topic=TP.topic) == 1
+    assert metric(sink, "nexus_sink_partitions_waiting") == 1
+    health = HealthServer(sink, "127.0.0.1:1", "127.0.0.1", 0, liveness_bound_s=30)
+    ready = await health.readyz(None)  # type: ignore[arg-type]
+    assert ready.status == 503 and b"partition setup failing" in ready.body  # type: ignore[operator]
+
+    async def caught_up() -> bool:
+        return await next_offset(store) >= 30
+
+    assert await run_until(sink, caught_up), sink.status()
+    assert not sink.waiting and TP not in consumer.paused
+    assert metric(sink, "nexus_sink_partition_setup_failures_total", topic=TP.topic) == 2, "the hang counted"
+    assert sink.status()["waiting"] == []
+    assert lake_offsets(root, "bronze") == sorted(valid)
