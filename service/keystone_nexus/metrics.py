@@ -216,6 +216,12 @@ class SinkMetrics:
         self.schema_cache_misses = Gauge(
             "nexus_registry_cache_misses", "Schema cache misses since start", registry=r
         )
+        self.kafka_commit_failures = Counter(
+            "nexus_sink_kafka_commit_failures",
+            "Consumer-group offset commits that failed or timed out (the lake checkpoint holds)",
+            ["topic"],
+            registry=r,
+        )
         self.partition_setup_failures = Counter(
             "nexus_sink_partition_setup_failures",
             "Assigned partitions whose setup (committed offset, checkpoint) failed; retried",

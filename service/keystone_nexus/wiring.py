@@ -111,6 +111,7 @@ def sink_options(settings: Settings) -> SinkOptions:
         memory_budget_bytes=sink.memory_budget_bytes,
         fetch_max_records=sink.fetch_max_records,
         drain_timeout_s=sink.drain_timeout_s,
+        kafka_commit_timeout_s=sink.kafka_commit_timeout_s,
     )
 
 

@@ -43,6 +43,7 @@ class SinkOptions:
     fetch_max_records: int = 10_000
     drain_timeout_s: float = 30.0
     setup_timeout_s: float = 30.0  # bound on each await of a partition's setup
+    kafka_commit_timeout_s: float = 10.0  # bound on the consumer-group offset commit
 
 
 @dataclass
@@ -351,9 +352,12 @@ class BronzeSink:
         read_from: int,
     ) -> BatchOutcome:
         outcome = await state.committer.commit(batch, end, read_from=read_from)
-        try:
-            await self.consumer.commit({tp: outcome.next_offset})
-        except KafkaError as exc:  # e.g. a rebalance in progress; the lake checkpoint already holds it
+        try:  # a hint for lag and tooling: bounded, it must never hold the partition up
+            await asyncio.wait_for(
+                self.consumer.commit({tp: outcome.next_offset}), self.options.kafka_commit_timeout_s
+            )
+        except (KafkaError, TimeoutError) as exc:  # e.g. a rebalance; the lake checkpoint holds it
+            self.metrics.kafka_commit_failures.labels(tp.topic).inc()
             log.info(
                 "kafka offset commit skipped",
                 extra={"topic": tp.topic, "batch_id": state.batch_id, "error": repr(exc)},

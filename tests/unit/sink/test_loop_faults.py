@@ -122,3 +122,26 @@ async def test_a_failing_assignment_pauses_the_partition_and_is_retried_from_the
     assert metric(sink, "nexus_sink_partition_setup_failures_total", topic=TP.topic) == 2, "the hang counted"
     assert sink.status()["waiting"] == []
     assert lake_offsets(root, "bronze") == sorted(valid)
+
+
+async def test_a_kafka_commit_that_never_completes_does_not_block_the_partition(lake) -> None:
+    """The lake checkpoint already holds the truth: a consumer commit that hangs is given
+    up after its bound, counted, and the partition goes on with its next batch."""
+    store, registry, executor, version, root = lake
+    records, valid, _ = make_records(version, n=30)
+    consumer = LogConsumer({TP: records})
+    sink = make_sink(consumer, store, registry, executor, kafka_commit_timeout_s=0.2, drain_timeout_s=2)
+
+    async def hang() -> None:
+        await asyncio.Event().wait()
+
+    consumer.commit_hook = hang
+    await sink.assign({TP})
+
+    async def caught_up() -> bool:
+        return await next_offset(store) >= 30
+
+    assert await run_until(sink, caught_up), sink.status()
+    assert lake_offsets(root, "bronze") == sorted(valid)
+    assert sink.totals.batches == 3
+    assert metric(sink, "nexus_sink_kafka_commit_failures_total", topic=TP.topic) == 3
