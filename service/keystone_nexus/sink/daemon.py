@@ -13,14 +13,15 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
 from keystone_nexus.contracts import UnknownEntityError, entity_for_topic
+from keystone_nexus.errors import PreconditionFailedError
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
@@ -29,6 +30,7 @@ from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Re
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
+from keystone_nexus.sink.out_of_range import OutOfRange, Side, classify, record_gap
 
 log = logging.getLogger("keystone_nexus.sink")
 
@@ -44,6 +46,7 @@ class SinkOptions:
     drain_timeout_s: float = 30.0
     setup_timeout_s: float = 30.0  # bound on each await of a partition's setup
     kafka_commit_timeout_s: float = 10.0  # bound on the consumer-group offset commit
+    on_out_of_range: str = "halt"  # or "skip" (out_of_range.py)
 
 
 @dataclass
@@ -56,6 +59,7 @@ class SinkTotals:
     bytes_written: int = 0
     failures: int = 0
     rebalances: int = 0
+    offsets_out_of_range: int = 0
 
 
 @dataclass
@@ -72,6 +76,9 @@ class PartitionState:
     # After a failed batch, until its rewind (checkpoint reload, seek) is done: nothing is
     # buffered or cut, and the partition is paused (docs/exactly-once.md, "rewinds").
     rewinding: bool = False
+    log_start: int = 0  # from ListOffsets at assignment
+    in_range: bool = False  # the checkpoint was found within the log (out_of_range.py)
+    out_of_range: OutOfRange | None = None  # halted (or being skipped) until this is cleared
     batch_id: str = ""  # of the batch in flight, for the logs
     batch_started: float = 0.0
 
@@ -158,7 +165,8 @@ class BronzeSink:
         buffer = PartitionBuffer(
             origin=state.checkpoint.next_offset, forced_end=pending.end if pending else None
         )
-        return PartitionState(committer, buffer)
+        starts = await asyncio.wait_for(self.consumer.beginning_offsets([tp]), bound)
+        return PartitionState(committer, buffer, log_start=starts.get(tp, 0))
 
     def _own(self, tp: TopicPartition, state: PartitionState) -> None:
         """Start consuming a set-up partition at its checkpoint."""
@@ -176,6 +184,8 @@ class BronzeSink:
                 "pending": None if pending is None else [pending.start, pending.end],
             },
         )
+        if classify(checkpointed.next_offset, state.log_start, None) is not None:
+            self._out_of_range(tp, state, Side.BELOW_START, checkpointed.next_offset)
 
     def _setup_failed(self, tp: TopicPartition, retry: SetupRetry, error: BaseException) -> None:
         retry.attempts += 1
@@ -234,7 +244,15 @@ class BronzeSink:
         assigned and nothing arrived, waited or was written for that long."""
         last_activity = time.monotonic()
         while not stop.is_set():
-            batches = await self.consumer.getmany(timeout_ms=200, max_records=self.options.fetch_max_records)
+            try:
+                batches = await self.consumer.getmany(
+                    timeout_ms=200, max_records=self.options.fetch_max_records
+                )
+            except OffsetOutOfRangeError as exc:  # auto_offset_reset is "none": the sink decides
+                batches = {}
+                await self._fetch_out_of_range(exc)
+            except NoOffsetForPartitionError:  # a partition waiting for its setup (not yet sought)
+                batches = {}
             now = time.monotonic()
             self.last_loop = now
             self.notify("WATCHDOG=1")
@@ -253,6 +271,7 @@ class BronzeSink:
                 if state is None:
                     continue
                 state.buffer.extend(records, now, floor=state.committer.next_offset)
+            self._check_log_end()
             self._retry_setups(now)
             self._settle(now)
             self._schedule(now, pressure=self._buffered() > self.options.memory_budget_bytes)
@@ -320,7 +339,7 @@ class BronzeSink:
 
     def _schedule(self, now: float, *, pressure: bool, shutdown: bool = False) -> None:
         for tp, state in self.parts.items():
-            if state.task is not None or state.rewinding or now < state.retry_at:
+            if state.task is not None or state.rewinding or state.out_of_range or now < state.retry_at:
                 continue
             reason = state.buffer.due(self.options.rules, now, high_water=self.consumer.highwater(tp))
             if reason is None and state.buffer.records and state.buffer.forced_end is None:
@@ -422,6 +441,7 @@ class BronzeSink:
         lags = self.lags()
         by_topic = self.metrics.set_lag(lags, now_ms)
         self.metrics.partitions_waiting.set(len(self.waiting))
+        self.metrics.partitions_out_of_range.set(sum(s.out_of_range is not None for s in self.parts.values()))
         hits, misses = getattr(self.registry, "hits", None), getattr(self.registry, "misses", None)
         if hits is not None and misses is not None:
             self.metrics.schema_cache_hits.set(hits)
@@ -440,6 +460,7 @@ class BronzeSink:
                     "in_flight": state.task is not None,
                     "paused": state.paused,
                     "rewinding": state.rewinding,
+                    "out_of_range": None if state.out_of_range is None else state.out_of_range.doc(),
                     "failures": state.failures,
                     "last_flush": state.last_flush,
                 }
@@ -477,14 +498,121 @@ class BronzeSink:
         if self.waiting:
             names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in self.waiting))
             reasons.append(f"partition setup failing (committed offset or checkpoint) for {names}")
+        halted = sorted(
+            f"{tp.topic}[{tp.partition}] ({s.out_of_range.side}, checkpoint {s.out_of_range.next_offset})"
+            for tp, s in self.parts.items()
+            if s.out_of_range is not None
+        )
+        if halted:
+            reasons.append(f"offsets out of range ({self.options.on_out_of_range}) for " + ", ".join(halted))
         return reasons
+
+    # -- offsets out of range (out_of_range.py) -----------------------------------
+
+    def _check_log_end(self) -> None:
+        """Once a partition's first fetch answered: is its checkpoint beyond the log end?"""
+        for tp, state in self.parts.items():
+            if state.in_range or state.out_of_range is not None or state.rewinding:
+                continue
+            if state.buffer.records:
+                state.in_range = True
+                continue
+            high_water = self.consumer.highwater(tp)
+            if high_water is None:
+                continue
+            if classify(state.committer.next_offset, None, high_water) is not None:
+                self._out_of_range(tp, state, Side.BEYOND_END, state.committer.next_offset)
+            else:
+                state.in_range = True
+
+    async def _fetch_out_of_range(self, error: OffsetOutOfRangeError) -> None:
+        """The broker refused a fetch position: below the log start or beyond its end."""
+        offsets = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+        for tp, offset in offsets.items():
+            state = self.parts.get(tp)
+            if state is None or state.out_of_range is not None:
+                continue
+            try:
+                starts = await asyncio.wait_for(
+                    self.consumer.beginning_offsets([tp]), self.options.setup_timeout_s
+                )
+                state.log_start = starts.get(tp, state.log_start)
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("log start unknown", extra={"topic": tp.topic, "error": repr(exc)})
+            side = Side.BELOW_START if offset < state.log_start else Side.BEYOND_END
+            self._out_of_range(tp, state, side, offset)
+
+    def _out_of_range(self, tp: TopicPartition, state: PartitionState, side: Side, offset: int) -> None:
+        found = OutOfRange(
+            topic=tp.topic,
+            partition=tp.partition,
+            next_offset=state.committer.next_offset,
+            log_start=state.log_start,
+            log_end=self.consumer.highwater(tp),
+            side=side,
+        )
+        state.out_of_range = found
+        state.buffer.clear()
+        self.consumer.pause(tp)
+        state.paused = True
+        self.totals.offsets_out_of_range += 1
+        self.metrics.offsets_out_of_range.labels(tp.topic, str(side)).inc()
+        skip = self.options.on_out_of_range == "skip"
+        log.error(
+            "checkpoint out of the partition's log; "
+            + ("recording the gap, moving to the log start" if skip else "partition stopped"),
+            extra={"topic": tp.topic, "partition": tp.partition, "fetch_offset": offset, **found.doc()},
+        )
+        if skip:
+            task = asyncio.get_running_loop().create_task(self._skip(tp, state, found))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _skip(self, tp: TopicPartition, state: PartitionState, found: OutOfRange) -> None:
+        """Record the gap in the lake, then move the checkpoint to the log start (in this
+        order: a crash in between leaves the gap recorded and the checkpoint where it was,
+        and the next owner finds the same gap)."""
+        attempt = 0
+        while True:
+            if self.parts.get(tp) is not state:
+                return
+            try:
+                key = await record_gap(self.store, found, self.owner)
+                moved = replace(
+                    state.committer.state.checkpoint,
+                    next_offset=found.log_start,
+                    pending=None,
+                    owner=self.owner,
+                )
+                state.committer.state = await checkpoint.save(self.store, state.committer.state, moved)
+                break
+            except PreconditionFailedError as exc:  # another owner wrote the checkpoint: it is theirs
+                log.warning("gap skip lost the checkpoint", extra={"topic": tp.topic, "error": repr(exc)})
+                return
+            except Exception as exc:
+                attempt += 1
+                delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S)) - 1]
+                log.warning(
+                    "gap skip failed", extra={"topic": tp.topic, "error": repr(exc), "retry_in_s": delay}
+                )
+                await asyncio.sleep(delay)
+        if self.parts.get(tp) is not state:
+            return
+        self.consumer.seek(tp, found.log_start)
+        state.buffer.reset(found.log_start)
+        state.out_of_range, state.in_range = None, False
+        log.warning(
+            "gap recorded; checkpoint moved to the log start",
+            extra={"topic": tp.topic, "partition": tp.partition, "gap": key, "next_offset": found.log_start},
+        )
 
     def _backpressure(self) -> None:
         """Pause partitions that outrun the store; resume them once their batch is done."""
         over_budget = self._buffered() > self.options.memory_budget_bytes
         for tp, state in self.parts.items():
             full = state.buffer.size >= self.options.rules.max_bytes and state.task is not None
-            should_pause = full or (over_budget and state.task is not None) or state.rewinding
+            blocked = state.rewinding or state.out_of_range is not None
+            should_pause = full or (over_budget and state.task is not None) or blocked
             if should_pause and not state.paused:
                 self.consumer.pause(tp)
                 state.paused = True

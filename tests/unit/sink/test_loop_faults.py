@@ -9,6 +9,7 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import orjson
 import pytest
 
 from keystone_nexus.errors import StoreUnavailableError
@@ -145,3 +146,38 @@ async def test_a_kafka_commit_that_never_completes_does_not_block_the_partition(
     assert lake_offsets(root, "bronze") == sorted(valid)
     assert sink.totals.batches == 3
     assert metric(sink, "nexus_sink_kafka_commit_failures_total", topic=TP.topic) == 3
+
+
+@pytest.mark.parametrize("policy", ["halt", "skip"])
+async def test_a_checkpoint_below_the_log_start_is_never_passed_over_silently(lake, policy: str) -> None:
+    """Retention removed offsets 0-14 before the sink landed them. halt: the partition
+    stops, shown and counted; skip: the gap is recorded in the lake, the checkpoint moves
+    to the log start, and the records still in the log land."""
+    store, registry, executor, version, root = lake
+    records, valid, _ = make_records(version, n=30)
+    consumer = LogConsumer({TP: records[15:]})
+    consumer.log_start[TP] = 15
+    sink = make_sink(consumer, store, registry, executor, on_out_of_range=policy)
+    await sink.assign({TP})
+    assert metric(sink, "nexus_sink_offsets_out_of_range_total", topic=TP.topic, side="below-log-start") == 1
+    if policy == "halt":
+
+        async def never() -> bool:
+            return False
+
+        await run_until(sink, never, timeout_s=1.0)
+        (part,) = sink.status()["partitions"]
+        assert part["out_of_range"]["side"] == "below-log-start" and part["paused"]
+        assert (part["out_of_range"]["first"], part["out_of_range"]["last"]) == (0, 14)
+        assert any("offsets out of range (halt)" in r for r in sink.unready())
+        assert not lake_offsets(root, "bronze") and not (root / "_gaps").exists()
+        return
+
+    async def caught_up() -> bool:
+        return await next_offset(store) >= 30
+
+    assert await run_until(sink, caught_up), sink.status()
+    gap = orjson.loads((root / "_gaps" / TP.topic / "0" / "0-14.json").read_bytes())
+    assert (gap["side"], gap["first"], gap["last"], gap["log_start"]) == ("below-log-start", 0, 14, 15)
+    assert lake_offsets(root, "bronze") == sorted(o for o in valid if o >= 15)
+    assert not sink.unready()
