@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiokafka.errors import OffsetOutOfRangeError
 
 from keystone_nexus.errors import StoreUnavailableError
 from keystone_nexus.health import HealthServer
@@ -181,3 +182,22 @@ async def test_a_checkpoint_below_the_log_start_is_never_passed_over_silently(la
     assert (gap["side"], gap["first"], gap["last"], gap["log_start"]) == ("below-log-start", 0, 14, 15)
     assert lake_offsets(root, "bronze") == sorted(o for o in valid if o >= 15)
     assert not sink.unready()
+
+
+async def test_the_brokers_offset_out_of_range_error_halts_the_partition(lake) -> None:
+    """MSK answers a fetch beyond the log end with OFFSET_OUT_OF_RANGE; with no reset of
+    its own, the consumer raises it, and the sink stops the partition instead of jumping."""
+    store, registry, executor, version, _root = lake
+    records, _, _ = make_records(version, n=5)
+    consumer = LogConsumer({TP: records})
+    sink = make_sink(consumer, store, registry, executor)
+    await sink.assign({TP})
+    consumer.fetch_errors.append(OffsetOutOfRangeError({TP: 7}))
+
+    async def halted() -> bool:
+        return bool(sink.parts[TP].out_of_range)
+
+    assert await run_until(sink, halted, timeout_s=5.0)
+    found = sink.status()["partitions"][0]["out_of_range"]
+    assert found["side"] == "beyond-log-end" and TP in consumer.paused
+    assert metric(sink, "nexus_sink_offsets_out_of_range_total", topic=TP.topic, side="beyond-log-end") == 1
