@@ -37,6 +37,7 @@ THROUGHPUT = {
     "bytes_written": ("BytesWritten", "Bytes"),
     "files": ("FilesWritten", "Count"),
     "failures": ("BatchFailures", "Count"),
+    "offsets_out_of_range": ("OffsetsOutOfRange", "Count"),
 }
 
 

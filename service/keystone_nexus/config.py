@@ -296,6 +296,17 @@ class SinkSettings(_Section):
         2, ge=1, le=64, description="Threads for validation and Parquet encoding when encode_processes is 0"
     )
     drain_timeout_s: float = Field(30.0, gt=0, description="Bound on the flush at shutdown or revocation")
+    on_offset_out_of_range: Literal["halt", "skip"] = Field(
+        "halt",
+        description="A checkpoint below the log start or beyond its end: halt the partition, or skip "
+        "(record the gap under _gaps/ and move the checkpoint to the log start)",
+    )
+    kafka_commit_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="Bound on the consumer-group offset commit after a batch; past it the commit is "
+        "skipped and counted (the lake checkpoint holds the position)",
+    )
     crash_at: str | None = Field(None, description="Testing aid: exit at a commit step, e.g. after_data:3")
 
 

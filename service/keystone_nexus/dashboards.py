@@ -72,7 +72,8 @@ def alarms(
     dlq_threshold: int = 100,
     actions: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
-    """put_metric_alarm arguments: lag above threshold for N periods, DLQ rate, no data written."""
+    """put_metric_alarm arguments: lag above threshold for N periods, DLQ rate, offsets out of
+    range, no data written."""
     common: dict[str, Any] = {"Namespace": NAMESPACE, "Period": 60, "AlarmActions": list(actions)}
     out = [
         {
@@ -99,6 +100,21 @@ def alarms(
             "Statistic": "Sum",
             "EvaluationPeriods": 3,
             "Threshold": float(dlq_threshold),
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+        }
+    )
+    out.append(
+        {
+            **common,
+            "AlarmName": f"keystone-nexus-{group}-offsets-out-of-range",
+            "AlarmDescription": "A partition's checkpoint is below its log start or beyond its end "
+            "(retention overtook the sink, or the topic was re-created): see the operator's guide",
+            "MetricName": "OffsetsOutOfRange",
+            "Dimensions": [{"Name": "ConsumerGroup", "Value": group}],
+            "Statistic": "Sum",
+            "EvaluationPeriods": 1,
+            "Threshold": 0.0,
             "ComparisonOperator": "GreaterThanThreshold",
             "TreatMissingData": "notBreaching",
         }

@@ -3,7 +3,7 @@
 /healthz   liveness: the event loop answers and the consume loop ran within the bound
            (NEXUS_HEALTH__LIVENESS_BOUND_S); 503 "stalled" otherwise
 /readyz    readiness: broker reachable, partitions assigned, no partition failing
-           its writes; 503 with the reasons otherwise
+           its writes or its setup; 503 with the reasons otherwise
 /metrics   Prometheus exposition
 /status    JSON: assignment, per-partition committed / high-water / lag, last
            flush, totals, version
@@ -95,6 +95,7 @@ class HealthServer:
         failing = [f"{tp.topic}[{tp.partition}]" for tp, s in self.sink.parts.items() if s.failures]
         if failing:
             reasons.append("writes failing (lake or registry) for " + ", ".join(sorted(failing)))
+        reasons += self.sink.unready()
         if reasons:
             return _json({"ready": False, "reasons": reasons}, 503)
         return _json({"ready": True})

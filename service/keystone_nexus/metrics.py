@@ -216,6 +216,34 @@ class SinkMetrics:
         self.schema_cache_misses = Gauge(
             "nexus_registry_cache_misses", "Schema cache misses since start", registry=r
         )
+        self.offsets_out_of_range = Counter(
+            "nexus_sink_offsets_out_of_range",
+            "Partitions found with a checkpoint outside their log (side: below-log-start, beyond-log-end)",
+            ["topic", "side"],
+            registry=r,
+        )
+        self.partitions_out_of_range = Gauge(
+            "nexus_sink_partitions_out_of_range",
+            "Partitions stopped (halt) or being moved (skip) because their checkpoint is out of range",
+            registry=r,
+        )
+        self.kafka_commit_failures = Counter(
+            "nexus_sink_kafka_commit_failures",
+            "Consumer-group offset commits that failed or timed out (the lake checkpoint holds)",
+            ["topic"],
+            registry=r,
+        )
+        self.partition_setup_failures = Counter(
+            "nexus_sink_partition_setup_failures",
+            "Assigned partitions whose setup (committed offset, checkpoint) failed; retried",
+            ["topic"],
+            registry=r,
+        )
+        self.partitions_waiting = Gauge(
+            "nexus_sink_partitions_waiting",
+            "Assigned partitions paused until their setup succeeds",
+            registry=r,
+        )
         self.assigned_partitions = Gauge(
             "nexus_sink_assigned_partitions", "Partitions this instance owns", registry=r
         )

@@ -112,11 +112,13 @@ def sink_options(settings: Settings) -> SinkOptions:
         memory_budget_bytes=sink.memory_budget_bytes,
         fetch_max_records=sink.fetch_max_records,
         drain_timeout_s=sink.drain_timeout_s,
+        kafka_commit_timeout_s=sink.kafka_commit_timeout_s,
+        on_out_of_range=sink.on_offset_out_of_range,
     )
 
 
 def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
-    """The sink's consumer: manual commits, earliest on a new group, lean records."""
+    """The sink's consumer: manual commits, no offset reset of its own, lean records."""
     kafka = settings.kafka
     fetch.install()
     options: dict[str, Any] = {
@@ -125,7 +127,9 @@ def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
         "group_id": kafka.group_id,
         "client_id": kafka.client_id,
         "enable_auto_commit": False,
-        "auto_offset_reset": "earliest",
+        # The sink always seeks to the lake checkpoint; a position out of range is its to
+        # decide (sink/out_of_range.py), never a silent jump to the earliest record.
+        "auto_offset_reset": "none",
         "session_timeout_ms": 10_000,
         "heartbeat_interval_ms": 3_000,
         "max_poll_interval_ms": 300_000,

@@ -108,7 +108,9 @@ def test_dashboard_and_alarms_are_put_and_read_back(stack, tmp_path) -> None:
         a["AlarmName"]: a
         for a in cw.describe_alarms(AlarmNamePrefix=f"keystone-nexus-{group}")["MetricAlarms"]
     }
-    assert len(alarms) == len(stack.topics) + 2
+    assert len(alarms) == len(stack.topics) + 3
     lag = alarms[f"keystone-nexus-{group}-olist.orders.v1-lag"]
     assert (lag["MetricName"], lag["Threshold"], lag["EvaluationPeriods"]) == ("SumOffsetLag", 500.0, 5)
     assert alarms[f"keystone-nexus-{group}-no-data-written"]["ComparisonOperator"] == "LessThanThreshold"
+    out_of_range = alarms[f"keystone-nexus-{group}-offsets-out-of-range"]
+    assert (out_of_range["MetricName"], out_of_range["Threshold"]) == ("OffsetsOutOfRange", 0.0)

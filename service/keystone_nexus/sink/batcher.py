@@ -133,13 +133,23 @@ class PartitionBuffer:
     # A cut recorded by an earlier owner that must be repeated exactly: the last offset.
     forced_end: int | None = None
     last_cut_size: int = 0  # the size of the batch `cut` returned last
+    # Where the buffered run was read from: the offset the consumer was sought to, or just
+    # past the last cut. The log holds no record between it and the first buffered one
+    # (continuity.py). None after `clear`: where the consumer reads now is not known, so
+    # nothing is buffered until `reset` says where it was sought to.
+    origin: int | None = 0
+    last_cut_from: int = 0  # the origin of the batch `cut` returned last
 
     def append(self, record: Record, now: float) -> None:
         self.extend([record], now)
 
     def extend(self, records: Sequence[Record], now: float, floor: int = 0) -> None:
         """Add a fetched run of records (in offset order); ones below `floor` or already
-        buffered (re-delivered after a seek) are dropped."""
+        buffered (re-delivered after a seek) are dropped, and all of them while the
+        origin is unknown (cleared, not yet sought)."""
+        if self.origin is None:
+            return
+        floor = max(floor, self.origin)
         if self.records:
             floor = max(floor, self.records[-1].offset + 1)
         start = 0
@@ -183,8 +193,9 @@ class PartitionBuffer:
 
     def cut(self, rules: CutRules) -> list[Record]:
         """Take the next batch: up to the forced end, else up to the count and byte limits."""
-        if self.forced_end is not None:
-            end = self.forced_end
+        forced = self.forced_end
+        if forced is not None:
+            end = forced
             count = 0
             while count < len(self.records) and self.records[count].offset <= end:
                 count += 1
@@ -206,13 +217,23 @@ class PartitionBuffer:
         self.last_cut_size = size
         batch = self.records[:count]
         self.records = self.records[count:]
+        self.last_cut_from = self.origin if self.origin is not None else batch[0].offset
+        self.origin = (forced if forced is not None else batch[-1].offset) + 1
         self.size -= size
         self.first_seen = self.first_seen if self.records else None
         return batch
 
     def clear(self) -> None:
+        """Drop everything buffered; the origin becomes unknown until `reset`."""
         self.records.clear()
         self.size = 0
         self.first_seen = None
         self.last_append = None
         self.forced_end = None
+        self.origin = None
+
+    def reset(self, origin: int, forced_end: int | None = None) -> None:
+        """Empty, with the consumer just sought to `origin` (and a cut to repeat, if any)."""
+        self.clear()
+        self.origin = origin
+        self.forced_end = forced_end

@@ -46,6 +46,7 @@ from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import Record, RecordColumns
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.checkpoint import PendingCut, Versioned
+from keystone_nexus.sink.continuity import check_start
 from keystone_nexus.sink.dead_letter import DeadLetterSink
 from keystone_nexus.sink.decode import resolve_versions
 from keystone_nexus.sink.encode import Compression, EncodedBatch, Placement, Writer, encode_batch
@@ -152,8 +153,12 @@ class PartitionCommitter:
     def pending(self) -> PendingCut | None:
         return self.state.checkpoint.pending
 
-    async def commit(self, records: Sequence[Record], end: int | None = None) -> BatchOutcome:
-        """Make `records` durable; `end` is the batch's last offset (default: the last record's)."""
+    async def commit(
+        self, records: Sequence[Record], end: int | None = None, *, read_from: int | None = None
+    ) -> BatchOutcome:
+        """Make `records` durable; `end` is the batch's last offset (default: the last record's).
+        `read_from`: where the records were read from (see continuity.py; default: the first)."""
+        check_start(self.next_offset, records, read_from)  # before anything is announced
         started = time.monotonic()
         start = self.next_offset
         end = records[-1].offset if end is None else end

@@ -9,19 +9,19 @@ partition resumes, whoever owned it before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from operator import attrgetter
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
 from keystone_nexus.contracts import UnknownEntityError, entity_for_topic
+from keystone_nexus.errors import PreconditionFailedError
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
@@ -30,6 +30,7 @@ from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Re
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
+from keystone_nexus.sink.out_of_range import OutOfRange, Side, classify, record_gap
 
 log = logging.getLogger("keystone_nexus.sink")
 
@@ -43,6 +44,9 @@ class SinkOptions:
     memory_budget_bytes: int = 256 * 1024 * 1024
     fetch_max_records: int = 10_000
     drain_timeout_s: float = 30.0
+    setup_timeout_s: float = 30.0  # bound on each await of a partition's setup
+    kafka_commit_timeout_s: float = 10.0  # bound on the consumer-group offset commit
+    on_out_of_range: str = "halt"  # or "skip" (out_of_range.py)
 
 
 @dataclass
@@ -55,6 +59,7 @@ class SinkTotals:
     bytes_written: int = 0
     failures: int = 0
     rebalances: int = 0
+    offsets_out_of_range: int = 0
 
 
 @dataclass
@@ -68,8 +73,24 @@ class PartitionState:
     retry_at: float = 0.0
     last_flush: float | None = None
     paused: bool = False
+    # After a failed batch, until its rewind (checkpoint reload, seek) is done: nothing is
+    # buffered or cut, and the partition is paused (docs/exactly-once.md, "rewinds").
+    rewinding: bool = False
+    log_start: int = 0  # from ListOffsets at assignment
+    in_range: bool = False  # the checkpoint was found within the log (out_of_range.py)
+    out_of_range: OutOfRange | None = None  # halted (or being skipped) until this is cleared
     batch_id: str = ""  # of the batch in flight, for the logs
     batch_started: float = 0.0
+
+
+@dataclass
+class SetupRetry:
+    """An assigned partition whose setup failed, and when it is tried again."""
+
+    attempts: int = 0
+    retry_at: float = 0.0
+    error: str = ""
+    task: asyncio.Task[PartitionState] | None = None
 
 
 @dataclass
@@ -88,53 +109,118 @@ class BronzeSink:
     last_loop: float = field(default_factory=time.monotonic)
     on_batch: Callable[[TopicPartition, BatchOutcome], None] | None = None
     parts: dict[TopicPartition, PartitionState] = field(default_factory=dict)
+    # Assigned partitions whose setup failed: paused, retried from the loop.
+    waiting: dict[TopicPartition, SetupRetry] = field(default_factory=dict)
     totals: SinkTotals = field(default_factory=SinkTotals)
     _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     # -- rebalances -------------------------------------------------------------
 
     async def assign(self, assigned: set[TopicPartition]) -> None:
+        """Set each new partition up (committed offset, checkpoint, seek). A setup that
+        fails must not leave the partition assigned but unowned (aiokafka swallows what
+        the listener raises, and would fetch the partition for nobody): it is paused and
+        its setup retried from the loop, with backoff, until it succeeds or is revoked."""
         self.totals.rebalances += 1
         self.metrics.rebalances.inc()
         for tp in assigned:
-            if tp in self.parts:
+            if tp in self.parts or tp in self.waiting:
                 continue
             try:
-                entity = entity_for_topic(tp.topic)
+                entity_for_topic(tp.topic)
             except UnknownEntityError:
                 log.warning("no contract for topic; partition paused", extra={"topic": tp.topic})
                 self.consumer.pause(tp)
                 continue
-            committed = await self.consumer.committed(tp)
-            state = await checkpoint.load(self.store, tp.topic, tp.partition, start_offset=committed or 0)
-            committer = PartitionCommitter(
-                store=self.store,
-                registry=self.registry,
-                entity=entity,
-                topic=tp.topic,
-                partition=tp.partition,
-                state=state,
-                executor=self.executor,
-                options=self.options.commit,
-                owner=self.owner,
-                crash=self.crash,
-                catalog=self.catalog,
-                dead_letter=self.dead_letter,
-            )
-            pending = state.checkpoint.pending
-            self.parts[tp] = PartitionState(
-                committer, PartitionBuffer(forced_end=pending.end if pending else None)
-            )
-            self.consumer.seek(tp, state.checkpoint.next_offset)
-            log.info(
-                "partition assigned",
-                extra={
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "next_offset": state.checkpoint.next_offset,
-                    "pending": None if pending is None else [pending.start, pending.end],
-                },
-            )
+            try:
+                state = await self._setup(tp)
+            except Exception as exc:
+                self._setup_failed(tp, SetupRetry(), exc)
+                continue
+            self._own(tp, state)
+
+    async def _setup(self, tp: TopicPartition) -> PartitionState:
+        """Read where the partition resumes: the lake checkpoint (or the committed offset
+        for a partition the lake has never seen). Every await is bounded."""
+        bound = self.options.setup_timeout_s
+        committed = await asyncio.wait_for(self.consumer.committed(tp), bound)
+        state = await asyncio.wait_for(
+            checkpoint.load(self.store, tp.topic, tp.partition, start_offset=committed or 0), bound
+        )
+        committer = PartitionCommitter(
+            store=self.store,
+            registry=self.registry,
+            entity=entity_for_topic(tp.topic),
+            topic=tp.topic,
+            partition=tp.partition,
+            state=state,
+            executor=self.executor,
+            options=self.options.commit,
+            owner=self.owner,
+            crash=self.crash,
+            catalog=self.catalog,
+            dead_letter=self.dead_letter,
+        )
+        pending = state.checkpoint.pending
+        buffer = PartitionBuffer(
+            origin=state.checkpoint.next_offset, forced_end=pending.end if pending else None
+        )
+        starts = await asyncio.wait_for(self.consumer.beginning_offsets([tp]), bound)
+        return PartitionState(committer, buffer, log_start=starts.get(tp, 0))
+
+    def _own(self, tp: TopicPartition, state: PartitionState) -> None:
+        """Start consuming a set-up partition at its checkpoint."""
+        checkpointed = state.committer.state.checkpoint
+        self.consumer.seek(tp, checkpointed.next_offset)
+        self.consumer.resume(tp)  # paused while its setup was retried
+        self.parts[tp] = state
+        pending = checkpointed.pending
+        log.info(
+            "partition assigned",
+            extra={
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "next_offset": checkpointed.next_offset,
+                "pending": None if pending is None else [pending.start, pending.end],
+            },
+        )
+        if classify(checkpointed.next_offset, state.log_start, None) is not None:
+            self._out_of_range(tp, state, Side.BELOW_START, checkpointed.next_offset)
+
+    def _setup_failed(self, tp: TopicPartition, retry: SetupRetry, error: BaseException) -> None:
+        retry.attempts += 1
+        delay = RETRY_BACKOFF_S[min(retry.attempts, len(RETRY_BACKOFF_S)) - 1]
+        retry.retry_at, retry.error, retry.task = time.monotonic() + delay, repr(error), None
+        self.waiting[tp] = retry
+        self.consumer.pause(tp)
+        self.metrics.partition_setup_failures.labels(tp.topic).inc()
+        log.warning(
+            "partition setup failed; paused, retried from the loop",
+            extra={
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "attempts": retry.attempts,
+                "error": retry.error,
+                "retry_in_s": delay,
+            },
+        )
+
+    def _retry_setups(self, now: float) -> None:
+        """Start the setups that are due; own the partitions whose setup succeeded."""
+        for tp, retry in list(self.waiting.items()):
+            task = retry.task
+            if task is None:
+                if now >= retry.retry_at:
+                    retry.task = asyncio.get_running_loop().create_task(self._setup(tp))
+                continue
+            if not task.done():
+                continue
+            error = asyncio.CancelledError() if task.cancelled() else task.exception()
+            if error is not None:
+                self._setup_failed(tp, retry, error)
+                continue
+            del self.waiting[tp]
+            self._own(tp, task.result())
 
     async def revoke(self, revoked: set[TopicPartition]) -> None:
         """Let in-flight batches finish (bounded), then forget the partitions' buffers."""
@@ -144,6 +230,9 @@ class BronzeSink:
             for task in late:
                 task.cancel()
         for tp in revoked:
+            retry = self.waiting.pop(tp, None)
+            if retry is not None and retry.task is not None:
+                retry.task.cancel()
             state = self.parts.pop(tp, None)
             if state is not None:
                 log.info("partition revoked", extra={"topic": tp.topic, "partition": tp.partition})
@@ -155,13 +244,23 @@ class BronzeSink:
         assigned and nothing arrived, waited or was written for that long."""
         last_activity = time.monotonic()
         while not stop.is_set():
-            batches = await self.consumer.getmany(timeout_ms=200, max_records=self.options.fetch_max_records)
+            try:
+                batches = await self.consumer.getmany(
+                    timeout_ms=200, max_records=self.options.fetch_max_records
+                )
+            except OffsetOutOfRangeError as exc:  # auto_offset_reset is "none": the sink decides
+                batches = {}
+                await self._fetch_out_of_range(exc)
+            except NoOffsetForPartitionError:  # a partition waiting for its setup (not yet sought)
+                batches = {}
             now = time.monotonic()
             self.last_loop = now
             self.notify("WATCHDOG=1")
             for tp, records in batches.items():
                 self.metrics.records_consumed.labels(tp.topic).inc(len(records))
-            busy = any(s.buffer.records or s.task is not None for s in self.parts.values())
+            busy = bool(self.waiting) or any(
+                s.buffer.records or s.task is not None for s in self.parts.values()
+            )
             if batches or busy or not self.parts:
                 last_activity = now
             elif until_idle_s is not None and now - last_activity >= until_idle_s:
@@ -172,6 +271,8 @@ class BronzeSink:
                 if state is None:
                     continue
                 state.buffer.extend(records, now, floor=state.committer.next_offset)
+            self._check_log_end()
+            self._retry_setups(now)
             self._settle(now)
             self._schedule(now, pressure=self._buffered() > self.options.memory_budget_bytes)
             self._backpressure()
@@ -206,7 +307,8 @@ class BronzeSink:
                         "retry_in_s": delay,
                     },
                 )
-                state.buffer.clear()
+                state.buffer.clear()  # and its origin: what is fetched now is not buffered
+                state.rewinding = True
                 rewind = asyncio.get_running_loop().create_task(self._rewind(tp, state))
                 self._background.add(rewind)
                 rewind.add_done_callback(self._background.discard)
@@ -214,7 +316,9 @@ class BronzeSink:
                 state.failures = 0
 
     async def _rewind(self, tp: TopicPartition, state: PartitionState) -> None:
-        """Reload the checkpoint from the lake (another owner may have advanced it) and seek."""
+        """Reload the checkpoint from the lake (another owner may have advanced it) and seek.
+        Until the seek, the partition stays blocked: records fetched from where the failed
+        batch left the consumer would start a batch that is not the checkpoint's next one."""
         try:
             fresh = await checkpoint.load(
                 self.store, tp.topic, tp.partition, start_offset=state.committer.next_offset
@@ -224,15 +328,18 @@ class BronzeSink:
             fresh = state.committer.state
         state.committer.state = fresh
         pending = fresh.checkpoint.pending
-        state.buffer.clear()
-        state.buffer.forced_end = pending.end if pending else None
         if tp in self.parts and self.parts[tp] is state:
-            with contextlib.suppress(KafkaError, AssertionError, ValueError):
+            try:
                 self.consumer.seek(tp, fresh.checkpoint.next_offset)
+            except (KafkaError, AssertionError, ValueError) as exc:  # being revoked: stays blocked
+                log.warning("rewind seek failed", extra={"topic": tp.topic, "error": repr(exc)})
+                return
+            state.buffer.reset(fresh.checkpoint.next_offset, pending.end if pending else None)
+            state.rewinding = False
 
     def _schedule(self, now: float, *, pressure: bool, shutdown: bool = False) -> None:
         for tp, state in self.parts.items():
-            if state.task is not None or now < state.retry_at:
+            if state.task is not None or state.rewinding or state.out_of_range or now < state.retry_at:
                 continue
             reason = state.buffer.due(self.options.rules, now, high_water=self.consumer.highwater(tp))
             if reason is None and state.buffer.records and state.buffer.forced_end is None:
@@ -249,15 +356,27 @@ class BronzeSink:
             state.inflight_oldest_ms = min(map(attrgetter("timestamp"), batch), default=None)
             state.batch_id = naming.batch_id(tp.topic, tp.partition, state.committer.next_offset)
             state.batch_started = now
-            state.task = asyncio.get_running_loop().create_task(self._flush(tp, state, batch, end, reason))
+            read_from = state.buffer.last_cut_from
+            state.task = asyncio.get_running_loop().create_task(
+                self._flush(tp, state, batch, end, reason, read_from)
+            )
 
     async def _flush(
-        self, tp: TopicPartition, state: PartitionState, batch: list[Record], end: int, reason: CutReason
+        self,
+        tp: TopicPartition,
+        state: PartitionState,
+        batch: list[Record],
+        end: int,
+        reason: CutReason,
+        read_from: int,
     ) -> BatchOutcome:
-        outcome = await state.committer.commit(batch, end)
-        try:
-            await self.consumer.commit({tp: outcome.next_offset})
-        except KafkaError as exc:  # e.g. a rebalance in progress; the lake checkpoint already holds it
+        outcome = await state.committer.commit(batch, end, read_from=read_from)
+        try:  # a hint for lag and tooling: bounded, it must never hold the partition up
+            await asyncio.wait_for(
+                self.consumer.commit({tp: outcome.next_offset}), self.options.kafka_commit_timeout_s
+            )
+        except (KafkaError, TimeoutError) as exc:  # e.g. a rebalance; the lake checkpoint holds it
+            self.metrics.kafka_commit_failures.labels(tp.topic).inc()
             log.info(
                 "kafka offset commit skipped",
                 extra={"topic": tp.topic, "batch_id": state.batch_id, "error": repr(exc)},
@@ -321,6 +440,8 @@ class BronzeSink:
         now_ms = int(time.time() * 1000)
         lags = self.lags()
         by_topic = self.metrics.set_lag(lags, now_ms)
+        self.metrics.partitions_waiting.set(len(self.waiting))
+        self.metrics.partitions_out_of_range.set(sum(s.out_of_range is not None for s in self.parts.values()))
         hits, misses = getattr(self.registry, "hits", None), getattr(self.registry, "misses", None)
         if hits is not None and misses is not None:
             self.metrics.schema_cache_hits.set(hits)
@@ -338,11 +459,25 @@ class BronzeSink:
                     "buffered": len(state.buffer.records),
                     "in_flight": state.task is not None,
                     "paused": state.paused,
+                    "rewinding": state.rewinding,
+                    "out_of_range": None if state.out_of_range is None else state.out_of_range.doc(),
                     "failures": state.failures,
                     "last_flush": state.last_flush,
                 }
                 for lag, state in zip(
                     lags, (self.parts[TopicPartition(p.topic, p.partition)] for p in lags), strict=True
+                )
+            ],
+            "waiting": [
+                {
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "attempts": retry.attempts,
+                    "error": retry.error,
+                    "retry_in_s": round(max(0.0, retry.retry_at - time.monotonic()), 3),
+                }
+                for tp, retry in sorted(
+                    self.waiting.items(), key=lambda item: (item[0].topic, item[0].partition)
                 )
             ],
             "topics": {
@@ -357,12 +492,127 @@ class BronzeSink:
             "last_loop_age_s": round(time.monotonic() - self.last_loop, 3),
         }
 
+    def unready(self) -> list[str]:
+        """Why /readyz should fail because of the partitions (empty: no reason)."""
+        reasons = []
+        if self.waiting:
+            names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in self.waiting))
+            reasons.append(f"partition setup failing (committed offset or checkpoint) for {names}")
+        halted = sorted(
+            f"{tp.topic}[{tp.partition}] ({s.out_of_range.side}, checkpoint {s.out_of_range.next_offset})"
+            for tp, s in self.parts.items()
+            if s.out_of_range is not None
+        )
+        if halted:
+            reasons.append(f"offsets out of range ({self.options.on_out_of_range}) for " + ", ".join(halted))
+        return reasons
+
+    # -- offsets out of range (out_of_range.py) -----------------------------------
+
+    def _check_log_end(self) -> None:
+        """Once a partition's first fetch answered: is its checkpoint beyond the log end?"""
+        for tp, state in self.parts.items():
+            if state.in_range or state.out_of_range is not None or state.rewinding:
+                continue
+            if state.buffer.records:
+                state.in_range = True
+                continue
+            high_water = self.consumer.highwater(tp)
+            if high_water is None:
+                continue
+            if classify(state.committer.next_offset, None, high_water) is not None:
+                self._out_of_range(tp, state, Side.BEYOND_END, state.committer.next_offset)
+            else:
+                state.in_range = True
+
+    async def _fetch_out_of_range(self, error: OffsetOutOfRangeError) -> None:
+        """The broker refused a fetch position: below the log start or beyond its end."""
+        offsets = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+        for tp, offset in offsets.items():
+            state = self.parts.get(tp)
+            if state is None or state.out_of_range is not None:
+                continue
+            try:
+                starts = await asyncio.wait_for(
+                    self.consumer.beginning_offsets([tp]), self.options.setup_timeout_s
+                )
+                state.log_start = starts.get(tp, state.log_start)
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("log start unknown", extra={"topic": tp.topic, "error": repr(exc)})
+            side = Side.BELOW_START if offset < state.log_start else Side.BEYOND_END
+            self._out_of_range(tp, state, side, offset)
+
+    def _out_of_range(self, tp: TopicPartition, state: PartitionState, side: Side, offset: int) -> None:
+        found = OutOfRange(
+            topic=tp.topic,
+            partition=tp.partition,
+            next_offset=state.committer.next_offset,
+            log_start=state.log_start,
+            log_end=self.consumer.highwater(tp),
+            side=side,
+        )
+        state.out_of_range = found
+        state.buffer.clear()
+        self.consumer.pause(tp)
+        state.paused = True
+        self.totals.offsets_out_of_range += 1
+        self.metrics.offsets_out_of_range.labels(tp.topic, str(side)).inc()
+        skip = self.options.on_out_of_range == "skip"
+        log.error(
+            "checkpoint out of the partition's log; "
+            + ("recording the gap, moving to the log start" if skip else "partition stopped"),
+            extra={"topic": tp.topic, "partition": tp.partition, "fetch_offset": offset, **found.doc()},
+        )
+        if skip:
+            task = asyncio.get_running_loop().create_task(self._skip(tp, state, found))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _skip(self, tp: TopicPartition, state: PartitionState, found: OutOfRange) -> None:
+        """Record the gap in the lake, then move the checkpoint to the log start (in this
+        order: a crash in between leaves the gap recorded and the checkpoint where it was,
+        and the next owner finds the same gap)."""
+        attempt = 0
+        while True:
+            if self.parts.get(tp) is not state:
+                return
+            try:
+                key = await record_gap(self.store, found, self.owner)
+                moved = replace(
+                    state.committer.state.checkpoint,
+                    next_offset=found.log_start,
+                    pending=None,
+                    owner=self.owner,
+                )
+                state.committer.state = await checkpoint.save(self.store, state.committer.state, moved)
+                break
+            except PreconditionFailedError as exc:  # another owner wrote the checkpoint: it is theirs
+                log.warning("gap skip lost the checkpoint", extra={"topic": tp.topic, "error": repr(exc)})
+                return
+            except Exception as exc:
+                attempt += 1
+                delay = RETRY_BACKOFF_S[min(attempt, len(RETRY_BACKOFF_S)) - 1]
+                log.warning(
+                    "gap skip failed", extra={"topic": tp.topic, "error": repr(exc), "retry_in_s": delay}
+                )
+                await asyncio.sleep(delay)
+        if self.parts.get(tp) is not state:
+            return
+        self.consumer.seek(tp, found.log_start)
+        state.buffer.reset(found.log_start)
+        state.out_of_range, state.in_range = None, False
+        log.warning(
+            "gap recorded; checkpoint moved to the log start",
+            extra={"topic": tp.topic, "partition": tp.partition, "gap": key, "next_offset": found.log_start},
+        )
+
     def _backpressure(self) -> None:
         """Pause partitions that outrun the store; resume them once their batch is done."""
         over_budget = self._buffered() > self.options.memory_budget_bytes
         for tp, state in self.parts.items():
             full = state.buffer.size >= self.options.rules.max_bytes and state.task is not None
-            should_pause = full or (over_budget and state.task is not None)
+            blocked = state.rewinding or state.out_of_range is not None
+            should_pause = full or (over_budget and state.task is not None) or blocked
             if should_pause and not state.paused:
                 self.consumer.pause(tp)
                 state.paused = True
@@ -386,6 +636,9 @@ class BronzeSink:
         for state in self.parts.values():
             if state.task is not None and not state.task.done():
                 state.task.cancel()
+        for retry in self.waiting.values():
+            if retry.task is not None:
+                retry.task.cancel()
 
 
 class Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]

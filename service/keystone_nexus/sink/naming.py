@@ -3,6 +3,7 @@
     bronze/<entity>/dt=YYYY-MM-DD/hr=HH/<topic>+<partition>+<first offset:019d>.parquet
     dlq/<entity>/dt=YYYY-MM-DD/hr=HH/<topic>+<partition>+<first offset:019d>.parquet
     _checkpoints/<topic>/<partition>.json
+    _gaps/<topic>/<partition>/<first>-<last>.json   offsets skipped out of range (out_of_range.py)
 
 A name depends only on the records it holds, so writing the same batch again replaces
 the object instead of adding a second copy (the Confluent S3 sink and Secor do the same).
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 BRONZE = "bronze"
 DLQ = "dlq"
 CHECKPOINTS = "_checkpoints"
+GAPS = "_gaps"
 
 
 def hour_partition(timestamp_ms: int) -> tuple[str, str]:
@@ -37,6 +39,10 @@ def dlq_key(entity: str, topic: str, partition: int, first_offset: int, dt: str,
 
 def checkpoint_key(topic: str, partition: int) -> str:
     return f"{CHECKPOINTS}/{topic}/{partition}.json"
+
+
+def gap_key(topic: str, partition: int, first: int, last: int) -> str:
+    return f"{GAPS}/{topic}/{partition}/{first}-{last}.json"
 
 
 def batch_id(topic: str, partition: int, first_offset: int) -> str:

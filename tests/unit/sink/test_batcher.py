@@ -95,3 +95,19 @@ def test_the_end_of_a_backlog_is_flushed_at_once_when_it_is_worth_a_file() -> No
     buffer.extend(_records([100], start=2), now=10.0)
     assert buffer.due(rules, 10.0, high_water=4) is None, "not caught up: more to read"
     assert buffer.due(rules, 10.0, high_water=3) is CutReason.CAUGHT_UP
+
+
+def test_a_cleared_buffer_takes_nothing_until_it_is_reset_where_the_consumer_was_sought() -> None:
+    rules = CutRules(max_records=3, max_bytes=1 << 20, max_age_s=3600)
+    buffer = PartitionBuffer(origin=10)
+    buffer.extend([RawRecord(o, 0, None, b"x") for o in (8, 9, 10, 11, 13)], now=0.0)
+    assert [r.offset for r in buffer.records] == [10, 11, 13], "below the origin: re-delivered"
+    assert [r.offset for r in buffer.cut(rules)] == [10, 11, 13]
+    assert (buffer.last_cut_from, buffer.origin) == (10, 14)
+    buffer.clear()  # a failed batch: where the consumer reads now is unknown
+    buffer.extend([RawRecord(o, 0, None, b"x") for o in (20, 21)], now=0.0)
+    assert not buffer.records
+    buffer.reset(14, forced_end=16)  # sought back to the checkpoint, a cut to repeat
+    buffer.extend([RawRecord(o, 0, None, b"x") for o in (15, 16, 17)], now=0.0)
+    assert [r.offset for r in buffer.cut(rules)] == [15, 16]
+    assert (buffer.last_cut_from, buffer.origin) == (14, 17)

@@ -20,6 +20,7 @@ from keystone_nexus.registry.local import LocalRegistry
 from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import RawRecord
 from keystone_nexus.sink.commit import CRASH_POINTS, CommitOptions, CrashInjector, PartitionCommitter
+from keystone_nexus.sink.continuity import BatchStartError
 
 TOPIC = "olist.payments.v1"
 ENTITY = contracts.entity("payments")
@@ -447,3 +448,27 @@ async def test_a_repeat_that_dies_too_is_cleaned_by_the_next(setup) -> None:
     await third.commit(records, 19)
     assert lake_offsets(root, "bronze") == sorted(valid)
     assert lake_offsets(root, "dlq") == sorted(invalid)
+
+async def test_a_batch_must_start_at_the_checkpoint(setup) -> None:
+    """An overlap (a first offset below next_offset) is refused; so is a gap, unless the
+    caller read the records from next_offset (the log holds nothing in between)."""
+    store, registry, executor, version, root = setup
+    records, _, _ = make_records(version, n=30)
+    first = await committer(store, registry, executor)
+    await first.commit(records[:10])
+    with pytest.raises(BatchStartError, match="overlap"):
+        await first.commit(records[5:20])
+    with pytest.raises(BatchStartError, match="gap"):
+        await first.commit(records[15:20])
+    with pytest.raises(BatchStartError, match="gap"):
+        await first.commit(records[15:20], read_from=12)
+    saved = (await checkpoint.load(store, TOPIC, 0, start_offset=0)).checkpoint
+    assert (saved.next_offset, saved.pending) == (10, None), "a refused batch announces nothing"
+    # Offsets 10-14 absent from the log (compacted away): read from 10, the batch may start at 15.
+    outcome = await first.commit(records[15:20], read_from=10)
+    assert (outcome.start, outcome.end) == (10, 19)
+    # A repeated cut whose records are all gone: nothing to write, the checkpoint moves on.
+    assert (await first.commit([], 24, read_from=20)).next_offset == 25
+    assert lake_offsets(root, "bronze") == sorted(
+        r.offset for r in records[:10] + records[15:20] if r.offset % 10 not in (3, 5, 7, 8)
+    )
