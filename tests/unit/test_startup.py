@@ -47,7 +47,8 @@ def _startup() -> Startup:
 
 
 async def test_retriable_failures_are_waited_out_with_one_log_line(caplog: pytest.LogCaptureFixture) -> None:
-    startup, tries = _startup(), []
+    notes: list[str] = []
+    startup, tries = Startup(backoff=Backoff(initial_s=0.01, max_s=0.02), notify=notes.append), []
     seen: list[list[str]] = []
 
     async def attempt() -> str:
@@ -69,6 +70,9 @@ async def test_retriable_failures_are_waited_out_with_one_log_line(caplog: pytes
     assert events == ["waiting for Kafka", "Kafka available"]
     assert cast(Any, caplog.records[1]).attempts == 5
     assert startup.waiting == {} and startup.waited
+    # systemd: what it waits for once, and the start timeout extended at every try
+    assert [n for n in notes if n.startswith("STATUS=")] == ["STATUS=waiting for Kafka (127.0.0.1:1)"]
+    assert sum(n.startswith("EXTEND_TIMEOUT_USEC=") for n in notes) == 4
 
 
 async def test_an_error_waiting_cannot_fix_stops_at_once() -> None:
