@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import socketserver
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import boto3
@@ -141,9 +144,44 @@ def _s3_checkpoints(s3: Any, bucket: str, prefix: str) -> dict[tuple[str, int], 
     return done
 
 
+class Forwarder(socketserver.ThreadingTCPServer):
+    """127.0.0.1:`port` forwarded to `target_port`: an endpoint that comes up at once,
+    complete (moto with its bucket already made), when the forwarder starts."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, target_port: int) -> None:
+        self.target_port = target_port
+        super().__init__(("127.0.0.1", port), _Pipe)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+class _Pipe(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        server = cast(Forwarder, self.server)
+        with socket.create_connection(("127.0.0.1", server.target_port)) as upstream:
+
+            def pump(src: socket.socket, dst: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := src.recv(65536):
+                        dst.sendall(data)
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+
+            back = threading.Thread(target=pump, args=(upstream, self.request), daemon=True)
+            back.start()
+            pump(self.request, upstream)
+            back.join(30)
+
+
 def test_s3_down_at_start_then_up(broker: Broker, tmp_path: Path) -> None:
-    moto_port, health_port = devstack.free_port(), devstack.free_port()
-    endpoint = f"http://127.0.0.1:{moto_port}"
+    s3_port, health_port = devstack.free_port(), devstack.free_port()
+    endpoint = f"http://127.0.0.1:{s3_port}"
     base = f"http://127.0.0.1:{health_port}"
     bucket, prefix = f"lake-{uuid.uuid4().hex[:8]}", "bronze-test"
     env = sink_env(
@@ -156,17 +194,20 @@ def test_s3_down_at_start_then_up(broker: Broker, tmp_path: Path) -> None:
         **_moto_env(endpoint),
     )
     run = SinkProcess(env, tmp_path)
-    moto = None
+    moto = forwarder = None
     try:
         assert wait_for(lambda: get(f"{base}/healthz")[0] == 200, 30), run.log()
         assert wait_for(lambda: waits_for(base, "S3", 3), 40), (readyz(base), run.log())
         assert f"s3://{bucket}/{prefix}" in " ".join(readyz(base)[1]["reasons"])
         assert run.proc.poll() is None
-        moto = start_on(moto_port, lambda port: devstack.start_moto(tmp_path, port))
-        devstack.provision_aws(endpoint, bucket=bucket, registry_name="unused", region="us-east-1")
+        # S3 comes up with the lake's bucket in it (a missing bucket is a refusal, not a wait).
+        moto = start_on(devstack.free_port(), lambda port: devstack.start_moto(tmp_path, port))
+        moto_url = f"http://127.0.0.1:{moto.port}"
+        devstack.provision_aws(moto_url, bucket=bucket, registry_name="unused", region="us-east-1")
+        forwarder = Forwarder(s3_port, moto.port)
         assert wait_for(lambda: readyz(base)[0] == 200, 60), (readyz(base), run.log())
         produced = produce_known_set(broker.bootstrap, 60)
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **_boto_keys())
+        s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1", **_boto_keys())
 
         def caught_up() -> bool:
             done = _s3_checkpoints(s3, bucket, prefix)
@@ -177,6 +218,8 @@ def test_s3_down_at_start_then_up(broker: Broker, tmp_path: Path) -> None:
         assert probes.get("KeyCount", 0) == 0, "the fence probe deletes its object"
     finally:
         code = run.stop()
+        if forwarder is not None:
+            forwarder.stop()
         if moto is not None:
             moto.stop()
     assert code == 0, run.log()

@@ -27,11 +27,12 @@ def test_the_backoff_doubles_from_half_a_second_to_a_cap_of_30_s() -> None:
 
 
 def test_one_line_per_window() -> None:
-    first = {"kind": "E", "last_kind": "", "now": 0.0, "last_line": 0.0, "window_s": 30.0}
-    assert should_log(failures=1, **first)
-    same = {"kind": "E", "last_kind": "E", "last_line": 0.0, "window_s": 30.0}
-    assert not any(should_log(failures=n, now=n * 2.0, **same) for n in range(2, 15))
-    assert should_log(failures=16, now=30.0, **same)
+    def same_kind(failures: int, now: float) -> bool:
+        return should_log(failures=failures, kind="E", last_kind="E", now=now, last_line=0.0, window_s=30.0)
+
+    assert should_log(failures=1, kind="E", last_kind="", now=0.0, last_line=0.0, window_s=30.0)
+    assert not any(same_kind(n, now=n * 2.0) for n in range(2, 15))
+    assert same_kind(16, now=30.0)
     assert should_log(failures=3, kind="F", last_kind="E", now=3.0, last_line=0.0, window_s=30.0)
 
 
@@ -127,12 +128,12 @@ async def test_health_while_starting_is_alive_and_not_ready() -> None:
     await asyncio.sleep(0.05)
     live = await server.healthz(cast(Any, None))
     ready = await server.readyz(cast(Any, None))
-    status = orjson.loads((await server.status(cast(Any, None))).body)
+    status = orjson.loads(cast(bytes, (await server.status(cast(Any, None))).body))
     metrics = await server.metrics(cast(Any, None))
     gate.set()
     await waiting
-    assert (live.status, orjson.loads(live.body)["status"]) == (200, "starting")
-    doc = orjson.loads(ready.body)
+    assert (live.status, orjson.loads(cast(bytes, live.body))["status"]) == (200, "starting")
+    doc = orjson.loads(cast(bytes, ready.body))
     assert ready.status == 503 and doc["starting"] and doc["waiting_for"] == ["Kafka"]
     assert doc["reasons"][0].startswith("waiting for Kafka (127.0.0.1:1)")
     assert status["starting"] and status["waiting_for"] == ["Kafka"]
