@@ -4,9 +4,6 @@ one that ignores them stops the sink's start-up with a one-line reason."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -113,38 +110,3 @@ async def test_the_sink_refuses_to_start_on_a_store_that_does_not_fence(
     monkeypatch.setattr(wiring, "open_lake", open_lake)
     with pytest.raises(FencingUnsupportedError, match=r"ignores conditional writes \(If-None-Match\)"):
         await asyncio.wait_for(wiring.run_sink(_settings(tmp_path), asyncio.Event()), 30)
-
-
-def _nexus_run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
-    return subprocess.run(
-        [sys.executable, "-m", "keystone_nexus", "run"],
-        env={**base, "NEXUS_LAKE__URI": f"file://{tmp_path / 'lake'}", **env},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_a_bad_setting_stops_start_up_at_once_naming_the_field(tmp_path: Path) -> None:
-    done = _nexus_run(tmp_path, NEXUS_SINK__MAX_BATCH_RECORDS="0")
-    assert done.returncode == 2
-    assert "Traceback" not in done.stderr
-    assert "max_batch_records" in done.stderr.lower(), done.stderr
-
-
-def test_a_health_port_in_use_stops_start_up_with_one_line(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
-        taken.listen()
-        port = taken.getsockname()[1]
-        done = _nexus_run(
-            tmp_path, NEXUS_HEALTH__PORT=str(port), NEXUS_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:1"
-        )
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("nexus: health.port") and f"127.0.0.1:{port}" in last, done.stderr
