@@ -142,6 +142,9 @@ class HealthServer:
         return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
     async def status(self, _request: web.Request) -> web.Response:
-        now = self.sink.status() if self.sink is not None else self._starting()
+        if self.sink is not None:
+            now = self.sink.status()
+        else:  # the same shape as a running sink's, so readers need no special case
+            now = {"partitions": [], "topics": {}, "totals": {}, **self._starting()}
         doc = {"version": __version__, "started": self.started, **now}
         return _json(doc)

@@ -136,5 +136,5 @@ async def test_health_while_starting_is_alive_and_not_ready() -> None:
     doc = orjson.loads(cast(bytes, ready.body))
     assert ready.status == 503 and doc["starting"] and doc["waiting_for"] == ["Kafka"]
     assert doc["reasons"][0].startswith("waiting for Kafka (127.0.0.1:1)")
-    assert status["starting"] and status["waiting_for"] == ["Kafka"]
+    assert status["starting"] and status["waiting_for"] == ["Kafka"] and status["partitions"] == []
     assert metrics.status == 200 and b"nexus_" in cast(bytes, metrics.body)
