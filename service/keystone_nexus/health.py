@@ -11,7 +11,7 @@ It comes up first, before any dependency is tried; until the sink is wired
            "starting": true, "waiting_for" (e.g. ["Kafka"]) and a reason per dependency
 /metrics   Prometheus exposition
 /status    JSON: assignment, per-partition committed / high-water / lag, last
-           flush, totals, version
+           flush, totals, version. While starting: 503 with what /readyz says
 """
 
 from __future__ import annotations
@@ -142,9 +142,8 @@ class HealthServer:
         return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
     async def status(self, _request: web.Request) -> web.Response:
-        if self.sink is not None:
-            now = self.sink.status()
-        else:  # the same shape as a running sink's, so readers need no special case
-            now = {"partitions": [], "topics": {}, "totals": {}, **self._starting()}
-        doc = {"version": __version__, "started": self.started, **now}
+        head = {"version": __version__, "started": self.started}
+        if self.sink is None:  # no partitions, offsets or totals yet: 503, as /readyz
+            return _json({**head, **self._starting()}, 503)
+        doc = {**head, **self.sink.status()}
         return _json(doc)

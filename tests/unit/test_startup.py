@@ -14,6 +14,7 @@ from aiokafka.errors import KafkaConnectionError
 from keystone_nexus.errors import ConfigError, RegistryUnavailableError, StoreUnavailableError
 from keystone_nexus.health import HealthServer
 from keystone_nexus.startup import Backoff, Startup, StartupAborted, retriable, should_log
+from keystone_nexus.top import render
 
 
 def test_the_backoff_doubles_from_half_a_second_to_a_cap_of_30_s() -> None:
@@ -128,7 +129,8 @@ async def test_health_while_starting_is_alive_and_not_ready() -> None:
     await asyncio.sleep(0.05)
     live = await server.healthz(cast(Any, None))
     ready = await server.readyz(cast(Any, None))
-    status = orjson.loads(cast(bytes, (await server.status(cast(Any, None))).body))
+    status_answer = await server.status(cast(Any, None))
+    status = orjson.loads(cast(bytes, status_answer.body))
     metrics = await server.metrics(cast(Any, None))
     gate.set()
     await waiting
@@ -136,5 +138,6 @@ async def test_health_while_starting_is_alive_and_not_ready() -> None:
     doc = orjson.loads(cast(bytes, ready.body))
     assert ready.status == 503 and doc["starting"] and doc["waiting_for"] == ["Kafka"]
     assert doc["reasons"][0].startswith("waiting for Kafka (127.0.0.1:1)")
-    assert status["starting"] and status["waiting_for"] == ["Kafka"] and status["partitions"] == []
+    assert status_answer.status == 503 and status["starting"] and status["waiting_for"] == ["Kafka"]
+    assert "waiting for Kafka" in render(status, None, 1.0)  # what `nexus top` shows meanwhile
     assert metrics.status == 200 and b"nexus_" in cast(bytes, metrics.body)
