@@ -8,11 +8,14 @@
     │   └── RegistryUnavailableError  registry unreachable or throttled (retriable)
     ├── StoreError                  lake object store problems
     │   ├── PreconditionFailedError a conditional put lost (if_match / if_none_match)
+    │   ├── FencingUnsupportedError the store ignores conditional writes: no exactly-once
     │   └── StoreUnavailableError   store unreachable, throttled or failing (retriable)
     ├── CatalogError                table catalog (Glue Data Catalog) problems; `code` is the
     │                               AWS error code, `retriable` set when unreachable or throttled
     ├── MskIamError                 no MSK IAM token could be signed (no AWS credentials,
     │                               or finding them took too long); `retriable` set on timeouts
+    ├── StartupError                a dependency refused the sink at start-up in a way
+    │                               waiting cannot fix (e.g. Kafka refused the credentials)
     ├── StackError                  the local dev stack could not start or stop
     ├── GoldError                   the dashboard's gold queries (DuckDB or Athena) failed
     │   ├── GoldNotBuiltError       no gold tables yet: run the transform first
@@ -60,6 +63,11 @@ class PreconditionFailedError(StoreError):
     read the object again and decide; retrying the same put cannot help."""
 
 
+class FencingUnsupportedError(StoreError):
+    """The object store accepted a conditional put it should have refused (the fence
+    probe at start-up): it cannot fence a zombie owner, so the sink refuses to start."""
+
+
 class StoreUnavailableError(StoreError):
     retriable = True
 
@@ -83,6 +91,11 @@ class MskIamError(NexusError):
     def __init__(self, message: str, *, retriable: bool = False) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+class StartupError(NexusError):
+    """A dependency answered at start-up, but with a refusal that trying again cannot
+    change (Kafka refused the credentials, an unsupported broker...); the sink exits."""
 
 
 class StackError(NexusError):

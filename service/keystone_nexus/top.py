@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
@@ -11,9 +12,16 @@ import orjson
 
 
 def fetch(url: str, timeout_s: float = 3.0) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{url.rstrip('/')}/status", timeout=timeout_s) as response:
-        doc: dict[str, Any] = orjson.loads(response.read())
-        return doc
+    """The sink's /status; while it is starting, the 503 answer saying what it waits for."""
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/status", timeout=timeout_s) as response:
+            body = response.read()
+    except urllib.error.HTTPError as error:
+        if error.code != 503:
+            raise
+        body = error.read()
+    doc: dict[str, Any] = orjson.loads(body)
+    return doc
 
 
 def render(status: Mapping[str, Any], previous: Mapping[str, Any] | None, elapsed_s: float) -> str:
@@ -25,6 +33,7 @@ def render(status: Mapping[str, Any], previous: Mapping[str, Any] | None, elapse
         f"keystone-nexus {status.get('version', '?')}  owner {status.get('owner', '?')}  "
         f"written {totals.get('records_valid', 0):,}  dead {totals.get('records_dead', 0):,}  "
         f"{rate:,.0f} rec/s  failures {totals.get('failures', 0)}",
+        *(f"starting: {reason}" for reason in status.get("reasons", []) if status.get("starting")),
         "",
         f"{'topic':<34}{'sum lag':>10}{'max lag':>10}{'time lag s':>12}",
     ]

@@ -12,9 +12,12 @@ import os
 import socket
 import sys
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
 from keystone_nexus import msk_iam
@@ -22,7 +25,9 @@ from keystone_nexus.aws import AwsOptions
 from keystone_nexus.cloudwatch import CloudWatchPublisher
 from keystone_nexus.config import AwsSettings, KafkaSettings, MetricsSettings, Settings
 from keystone_nexus.emf import EmfWriter
+from keystone_nexus.errors import ConfigError, StartupError
 from keystone_nexus.health import HealthServer
+from keystone_nexus.lake.fence import probe_fencing
 from keystone_nexus.lake.open import open_store
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.metrics import AwsCallMetrics, SinkMetrics
@@ -39,6 +44,7 @@ from keystone_nexus.sink.commit import CommitOptions, CrashInjector
 from keystone_nexus.sink.daemon import BronzeSink, Rebalance, SinkOptions, SinkTotals
 from keystone_nexus.sink.dead_letter import DeadLetterTopic
 from keystone_nexus.sink.workers import encode_executor, warm_up
+from keystone_nexus.startup import Startup, StartupAborted
 
 log = logging.getLogger("keystone_nexus")
 
@@ -59,7 +65,11 @@ async def open_registry(settings: Settings, calls: AwsCallMetrics | None = None)
         glue = await GlueRegistry.open(
             aws_options(settings.aws), reg.registry_name, attempts=settings.aws.max_attempts, calls=calls
         )
-        await glue.ensure_registry()
+        try:
+            await glue.ensure_registry()
+        except BaseException:
+            await glue.close()
+            raise
         return CachedRegistry(glue, ttl_s=reg.cache_ttl_s, max_entries=reg.cache_max_entries)
     local = LocalRegistry(reg.local_path)
     return CachedRegistry(local, ttl_s=reg.cache_ttl_s, max_entries=reg.cache_max_entries)
@@ -216,72 +226,247 @@ async def start_metrics_publishers(
     return [(p, loop.create_task(p.run(metrics.cloudwatch_interval_s, stop))) for p in publishers]
 
 
+def _dependency_names(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Each dependency start-up waits for: its name in logs and /readyz, and where it is."""
+    aws = settings.aws
+    where = f"at {aws.endpoint_url}" if aws.endpoint_url else f"in {aws.region}"
+    lake = settings.lake.uri
+    return {
+        "registry": ("Glue Schema Registry", f"registry {settings.registry.registry_name} {where}"),
+        "lake": ("S3", f"{lake} {where}") if lake.startswith("s3://") else ("the lake directory", lake),
+        "catalog": ("Glue Data Catalog", f"database {settings.catalog.database} {where}"),
+        "kafka": ("Kafka", settings.kafka.bootstrap_servers),
+    }
+
+
+@contextlib.contextmanager
+def _quiet_kafka_client() -> Iterator[None]:
+    """aiokafka logs an error per refused connection; while start-up waits for Kafka,
+    its own line per window says it instead."""
+    client_log = logging.getLogger("aiokafka")
+    level = client_log.level
+    client_log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        client_log.setLevel(level)
+
+
+def _refused(settings: Settings, exc: KafkaError) -> StartupError:
+    return StartupError(f"Kafka at {settings.kafka.bootstrap_servers} refused the sink: {exc!r}")
+
+
+async def _kafka_reachable(settings: Settings) -> None:
+    """One metadata round trip to the brokers, with the sink's security settings."""
+    client = AIOKafkaClient(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        client_id=settings.kafka.client_id,
+        **kafka_security(settings.kafka, aws_region=settings.aws.region),
+    )
+    try:
+        with _quiet_kafka_client():
+            await client.bootstrap()
+    except KafkaError as exc:
+        if exc.retriable:
+            raise
+        raise _refused(settings, exc) from exc
+    finally:
+        await client.close()
+
+
+async def _started(service: AIOKafkaConsumer | AIOKafkaProducer, settings: Settings) -> None:
+    """`service` started, or stopped again and the error raised (a Kafka error that
+    waiting cannot fix as a one-line StartupError)."""
+    try:
+        with _quiet_kafka_client():
+            await service.start()
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            await service.stop()
+        if isinstance(exc, KafkaError) and not exc.retriable:
+            raise _refused(settings, exc) from exc
+        raise
+
+
+async def _all(*steps: Awaitable[Any]) -> list[Any]:
+    """Run the start-up steps together (so /readyz names every missing dependency at
+    once); the first error cancels the others."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+def _close_on_exit(
+    stack: contextlib.AsyncExitStack, bound_s: float, close: Callable[[], Awaitable[None]]
+) -> None:
+    """Have `stack` call `close` on the way out, bounded: leaving must not hang the exit."""
+
+    async def closing() -> None:
+        try:
+            await asyncio.wait_for(close(), bound_s)
+        except Exception as exc:
+            log.warning("shutdown step failed", extra={"error": repr(exc)})
+
+    stack.push_async_callback(closing)
+
+
+async def _open_dependencies(
+    settings: Settings,
+    startup: Startup,
+    stop: asyncio.Event,
+    stack: contextlib.AsyncExitStack,
+    *,
+    calls: AwsCallMetrics,
+    owner: str,
+) -> tuple[CachedRegistry, ObjectStore, TableCatalog]:
+    """The registry (schemas synced), the lake (fence probed) and the catalog, each
+    waited for; and Kafka reachable. Each is closed by `stack` on the way out."""
+    names = _dependency_names(settings)
+    bound = settings.sink.drain_timeout_s
+
+    async def registry() -> CachedRegistry:
+        opened = await open_registry(settings, calls)
+        try:
+            if settings.registry.sync_on_start:
+                await sync_schemas(opened)
+        except BaseException:
+            await opened.close()
+            raise
+        return opened
+
+    async def lake() -> ObjectStore:
+        opened = await open_lake(settings, calls)
+        try:
+            await probe_fencing(opened, owner)
+        except BaseException:
+            await opened.close()
+            raise
+        return opened
+
+    async def wait(key: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        name, target = names[key]
+        opened = await startup.wait_for(name, target, attempt, stop)
+        _close_on_exit(stack, bound, opened.close)
+        return opened
+
+    async def kafka() -> None:
+        name, target = names["kafka"]
+        await startup.wait_for(name, target, lambda: _kafka_reachable(settings), stop)
+
+    found = await _all(
+        wait("registry", registry),
+        wait("lake", lake),
+        wait("catalog", lambda: open_catalog(settings, calls)),
+        kafka(),
+    )
+    return found[0], found[1], found[2]
+
+
+async def _start_health(health: HealthServer, settings: Settings) -> int:
+    try:
+        return await health.start()
+    except OSError as exc:
+        where = f"{settings.health.host}:{settings.health.port}"
+        raise ConfigError(
+            f"health.port / health.host: cannot serve the health endpoint on {where}: {exc.strerror or exc}"
+            " (NEXUS_HEALTH__PORT, NEXUS_HEALTH__HOST)"
+        ) from exc
+
+
 async def run_sink(
     settings: Settings, stop: asyncio.Event, *, until_idle_s: float | None = None
 ) -> SinkTotals:
-    """Wire the bronze sink from settings and run it until `stop` is set."""
+    """Wire the bronze sink from settings and run it until `stop` is set.
+
+    The health endpoint comes up first; then start-up waits for the registry, the lake
+    and Kafka (see :mod:`keystone_nexus.startup`), a stop meanwhile ends it cleanly."""
     settings = await resolve_secrets(settings, aws_options(settings.aws))
     metrics = SinkMetrics()
-    registry = await open_registry(settings, metrics.aws)
-    if settings.registry.sync_on_start:
-        await sync_schemas(registry)
-    store = await open_lake(settings, metrics.aws)
-    catalog = await open_catalog(settings, metrics.aws)
-    consumer = kafka_consumer(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     # systemd's protocol variables: read here, in the composition root, like the settings.
     watchdog = os.environ.get("WATCHDOG_USEC")
     notifier = Notifier(os.environ.get("NOTIFY_SOCKET"), int(watchdog) if watchdog else None)
-    dlq_producer = None
-    dead_letter = None
-    if settings.sink.dead_letter_topic:
-        dlq_producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka.bootstrap_servers,
-            client_id=settings.kafka.client_id,
-            acks="all",
-            **kafka_security(settings.kafka, aws_region=settings.aws.region),
-        )
-        await dlq_producer.start()
-        dead_letter = DeadLetterTopic(dlq_producer, settings.sink.dead_letter_topic)
-    executor = encode_executor(settings.sink.encode_processes, settings.sink.worker_threads)
-    warm_up(executor, settings.sink.encode_processes)
-    with executor:
-        sink = BronzeSink(
-            consumer=consumer,
-            store=store,
-            registry=registry,
-            executor=executor,
-            options=sink_options(settings),
-            owner=owner,
-            crash=CrashInjector(settings.sink.crash_at),
-            catalog=catalog,
-            dead_letter=dead_letter,
-            notify=notifier.send,
-            metrics=metrics,
-        )
-        health = HealthServer(
-            sink,
-            settings.kafka.bootstrap_servers,
-            settings.health.host,
-            settings.health.port,
-            liveness_bound_s=settings.health.liveness_bound_s,
-        )
-        listener = Rebalance(sink)
-        if settings.kafka.topic_pattern:
-            consumer.subscribe(pattern=settings.kafka.topic_pattern, listener=listener)
-        else:
-            consumer.subscribe(topics=list(settings.kafka.topics), listener=listener)
-        await consumer.start()
-        port = await health.start()
-        log.info(
-            "bronze sink started",
-            extra={
-                "owner": owner,
-                "lake": settings.lake.uri,
-                "health": f"http://{settings.health.host}:{port}",
-            },
-        )
+    startup = Startup(notify=notifier.send)
+    health = HealthServer(
+        None,
+        settings.kafka.bootstrap_servers,
+        settings.health.host,
+        settings.health.port,
+        liveness_bound_s=settings.health.liveness_bound_s,
+        startup=startup,
+        metrics=metrics,
+    )
+    port = await _start_health(health, settings)
+    bound = settings.sink.drain_timeout_s
+    kafka_name, kafka_target = _dependency_names(settings)["kafka"]
+    async with contextlib.AsyncExitStack() as stack:
+        _close_on_exit(stack, bound, health.stop)
+        log.info("starting", extra={"owner": owner, "health": f"http://{settings.health.host}:{port}"})
+        try:
+            registry, store, catalog = await _open_dependencies(
+                settings, startup, stop, stack, calls=metrics.aws, owner=owner
+            )
+            executor = stack.enter_context(
+                encode_executor(settings.sink.encode_processes, settings.sink.worker_threads)
+            )
+            warm_up(executor, settings.sink.encode_processes)
+            dead_letter = None
+            if settings.sink.dead_letter_topic:
+
+                async def dlq_producer() -> AIOKafkaProducer:
+                    producer = AIOKafkaProducer(
+                        bootstrap_servers=settings.kafka.bootstrap_servers,
+                        client_id=settings.kafka.client_id,
+                        acks="all",
+                        **kafka_security(settings.kafka, aws_region=settings.aws.region),
+                    )
+                    await _started(producer, settings)
+                    return producer
+
+                producer = await startup.wait_for(kafka_name, kafka_target, dlq_producer, stop)
+                _close_on_exit(stack, bound, producer.stop)
+                dead_letter = DeadLetterTopic(producer, settings.sink.dead_letter_topic)
+            sink = BronzeSink(
+                consumer=kafka_consumer(settings),
+                store=store,
+                registry=registry,
+                executor=executor,
+                options=sink_options(settings),
+                owner=owner,
+                crash=CrashInjector(settings.sink.crash_at),
+                catalog=catalog,
+                dead_letter=dead_letter,
+                notify=notifier.send,
+                metrics=metrics,
+            )
+
+            async def consumer() -> AIOKafkaConsumer:
+                # A consumer whose start failed is not started again: a fresh one each try.
+                fresh = sink.consumer = kafka_consumer(settings)
+                listener = Rebalance(sink)
+                if settings.kafka.topic_pattern:
+                    fresh.subscribe(pattern=settings.kafka.topic_pattern, listener=listener)
+                else:
+                    fresh.subscribe(topics=list(settings.kafka.topics), listener=listener)
+                await _started(fresh, settings)
+                return fresh
+
+            started = await startup.wait_for(kafka_name, kafka_target, consumer, stop)
+            _close_on_exit(stack, bound, started.stop)
+        except StartupAborted as exc:
+            log.info("stopped during start-up", extra={"waiting_for": str(exc)})
+            return SinkTotals()
+        startup.done = True
+        health.serve(sink)
+        log.info("bronze sink started", extra={"owner": owner, "lake": settings.lake.uri})
         notifier.send("READY=1")
+        if startup.waited:
+            notifier.send("STATUS=consuming")
         publishers = await start_metrics_publishers(settings, sink, stop)
         try:
             await sink.run(stop, until_idle_s=until_idle_s)
@@ -290,18 +475,7 @@ async def run_sink(
             stop.set()  # the publishers publish once more, then end
             for publisher, publishing in publishers:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(publishing, settings.sink.drain_timeout_s)
+                    await asyncio.wait_for(publishing, bound)
                 await publisher.close()
-            # Every step of the way out is bounded: leaving the group must not hang the exit.
-            bound = settings.sink.drain_timeout_s
-            closers = [health.stop(), consumer.stop()]
-            if dlq_producer is not None:
-                closers.append(dlq_producer.stop())
-            closers += [catalog.close(), store.close(), registry.close()]
-            for closer in closers:
-                try:
-                    await asyncio.wait_for(closer, bound)
-                except Exception as exc:
-                    log.warning("shutdown step failed", extra={"error": repr(exc)})
     log.info("bronze sink stopped", extra={"totals": sink.totals.__dict__})
     return sink.totals

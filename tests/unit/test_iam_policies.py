@@ -1,5 +1,6 @@
 """The IAM policies in docs/iam/ parse, grant no wildcard actions, and cover the lake
-prefixes the code writes: the sink never deletes; the operator's replay and reprocess do.
+prefixes the code writes: the sink deletes nothing but its own fence probes; the
+operator's replay and reprocess do.
 On MSK with IAM access control, the sink reads the contract topics as its consumer group
 and writes only the dead-letter topic; the operator reads the topics, in no group."""
 
@@ -12,6 +13,7 @@ from typing import Any
 from keystone_nexus import contracts
 from keystone_nexus.cloudwatch import NAMESPACE
 from keystone_nexus.config import KafkaSettings
+from keystone_nexus.lake.fence import PROBE_PREFIX
 from keystone_nexus.redrive import REDRIVEN
 from keystone_nexus.reprocess import REPROCESS
 from keystone_nexus.sink.naming import BRONZE, CHECKPOINTS, DLQ
@@ -50,10 +52,12 @@ def test_no_wildcard_actions_and_only_allow() -> None:
             assert all("*" not in a for a in actions(statement)), statement["Sid"]
 
 
-def test_the_sink_writes_its_prefixes_and_deletes_nothing() -> None:
+def test_the_sink_writes_its_prefixes_and_deletes_only_its_fence_probes() -> None:
     puts = granted("sink-policy.json", "s3:PutObject")
     assert puts == {f"arn:aws:s3:::LAKE_BUCKET/LAKE_PREFIX/{p}/*" for p in (BRONZE, DLQ, CHECKPOINTS)}
-    assert not granted("sink-policy.json", "s3:DeleteObject")
+    assert granted("sink-policy.json", "s3:DeleteObject") == {
+        f"arn:aws:s3:::LAKE_BUCKET/LAKE_PREFIX/{PROBE_PREFIX}*"
+    }
 
 
 def test_the_operator_rewrites_the_lake_but_not_checkpoints() -> None:

@@ -70,6 +70,7 @@ def test_the_unit_is_hardened(name: str, tmp_path: Path) -> None:
 def test_the_unit_speaks_notify_and_matches_the_drain_bound() -> None:
     text = UNIT.read_text()
     assert "Type=notify" in text and "WatchdogSec=" in text and "Restart=on-failure" in text
+    assert "RestartPreventExitStatus=2" in text  # `nexus run` exits 2 when start-up is refused
     stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))  # type: ignore[union-attr]
     from keystone_nexus.config import SinkSettings
 
