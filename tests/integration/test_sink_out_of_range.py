@@ -39,7 +39,7 @@ def get(url: str) -> tuple[int, bytes]:
         return 0, b""
 
 
-def wait_for(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

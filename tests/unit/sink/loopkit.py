@@ -140,7 +140,7 @@ def make_sink(
     )
     return BronzeSink(
         consumer=consumer, store=store, registry=registry, executor=executor, options=opts, owner="t"
-    )  # type: ignore[arg-type]
+    )
 
 
 async def next_offset(store: Any, tp: TopicPartition = TP) -> int:

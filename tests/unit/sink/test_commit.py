@@ -449,6 +449,7 @@ async def test_a_repeat_that_dies_too_is_cleaned_by_the_next(setup) -> None:
     assert lake_offsets(root, "bronze") == sorted(valid)
     assert lake_offsets(root, "dlq") == sorted(invalid)
 
+
 async def test_a_batch_must_start_at_the_checkpoint(setup) -> None:
     """An overlap (a first offset below next_offset) is refused; so is a gap, unless the
     caller read the records from next_offset (the log holds nothing in between)."""
