@@ -111,15 +111,18 @@ def sink_options(settings: Settings) -> SinkOptions:
         memory_budget_bytes=sink.memory_budget_bytes,
         fetch_max_records=sink.fetch_max_records,
         drain_timeout_s=sink.drain_timeout_s,
+        read_committed=settings.kafka.isolation_level == "read_committed",
     )
 
 
 def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
-    """The sink's consumer: manual commits, earliest on a new group, lean records."""
+    """The sink's consumer: manual commits, earliest on a new group, lean records, the
+    configured isolation level (read_committed by default: no aborted transaction in bronze)."""
     kafka = settings.kafka
     fetch.install()
     options: dict[str, Any] = {
         "value_deserializer": fetch.RAW_RECORDS,
+        "isolation_level": kafka.isolation_level,
         "bootstrap_servers": kafka.bootstrap_servers,
         "group_id": kafka.group_id,
         "client_id": kafka.client_id,
