@@ -5,6 +5,7 @@ transaction is no lag that `--until-idle` would wait for)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
+from keystone_nexus.kafka_admin import topic_counts
+from keystone_nexus.kafka_range import KafkaRangeReader
 from tests.integration.sinkkit import (
     PARTITIONS,
     TOPICS,
@@ -106,3 +109,24 @@ def test_an_open_transaction_is_not_lag_to_wait_for(broker: Broker, tmp_path: Pa
     assert checkpoint_offsets(lake) == _after_last(written.committed | written.aborted)
     assert {b["cut"] for b in batches} == {"caught-up"}
     assert totals["records_valid"] == len(written.committed)
+
+
+def test_the_tools_read_what_the_sink_reads(broker: Broker) -> None:
+    """`nexus topics counts` and reprocess's range reader read committed by default too."""
+    written, producer = produce_transactions(broker.bootstrap, ["commit", "abort", "commit"], PER_TRANSACTION)
+    del producer
+    topic = TOPICS[0]
+
+    async def read() -> tuple[int, int, set[Coord]]:
+        committed = await topic_counts(broker.bootstrap, [topic], idle_s=5)
+        everything = await topic_counts(
+            broker.bootstrap, [topic], idle_s=5, isolation_level="read_uncommitted"
+        )
+        end = max(o for _t, p, o in written.committed if p == 0)
+        ranged = await KafkaRangeReader(broker.bootstrap, idle_timeout_s=20)(topic, 0, 0, end)
+        return committed[topic], everything[topic], {(topic, 0, r.offset) for r in ranged}
+
+    committed, everything, ranged = asyncio.run(read())
+    assert committed == len(written.committed)
+    assert everything == len(written.committed | written.aborted)
+    assert ranged == {c for c in written.committed if c[1] == 0}
