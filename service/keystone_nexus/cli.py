@@ -129,7 +129,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.count:
         topics = [e.topic for e in contracts.entities()]
         security = kafka_security(settings.kafka, aws_region=settings.aws.region)
-        counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, topics, security=security))
+        counts = asyncio.run(
+            topic_counts(
+                settings.kafka.bootstrap_servers,
+                topics,
+                security=security,
+                isolation_level=settings.kafka.isolation_level,
+            )
+        )
         for topic, count in counts.items():
             print(f"{topic:<34}{count:>10,} records in the topic")
     ok = remaining == 0 and acked == report.total_sent
@@ -242,7 +249,14 @@ def cmd_topics_counts(args: argparse.Namespace) -> int:
     settings = _settings(args)
     security = kafka_security(settings.kafka, aws_region=settings.aws.region)
     topics = list(settings.kafka.topics)
-    counts = asyncio.run(topic_counts(settings.kafka.bootstrap_servers, topics, security=security))
+    counts = asyncio.run(
+        topic_counts(
+            settings.kafka.bootstrap_servers,
+            topics,
+            security=security,
+            isolation_level=settings.kafka.isolation_level,
+        )
+    )
     for topic, count in counts.items():
         print(f"{topic:<34}{count:>10,}")
     print(f"{'total':<34}{sum(counts.values()):>10,}")
@@ -387,7 +401,11 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
         store = await open_lake(settings)
         catalog = await open_catalog(settings)
         security = kafka_security(settings.kafka, aws_region=settings.aws.region)
-        source = KafkaRangeReader(settings.kafka.bootstrap_servers, security=security)
+        source = KafkaRangeReader(
+            settings.kafka.bootstrap_servers,
+            security=security,
+            isolation_level=settings.kafka.isolation_level,
+        )
         try:
             report = await reprocess(
                 store,

@@ -56,6 +56,12 @@ class KafkaSettings(_Section):
     topic_pattern: str | None = Field(None, description="Regex of topics to consume instead of `topics`")
     partitions: int = Field(6, ge=1, le=1000, description="Partitions per topic when creating topics")
     client_id: str = "keystone-nexus"
+    isolation_level: Literal["read_committed", "read_uncommitted"] = Field(
+        "read_committed",
+        description="What the lake's consumers read of transactional producers: read_committed "
+        "(committed transactions only; lag counts to the last stable offset) or read_uncommitted "
+        "(aborted and open transactions too)",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: (
         Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "AWS_MSK_IAM"] | None

@@ -2,7 +2,9 @@
 
 The local broker answers ListOffsets with the base offset of the last record batch
 rather than the true end, so end offsets cannot be trusted for counting. Records are
-counted by reading each partition to the high-water mark carried by fetch responses.
+counted by reading each partition to the high-water mark carried by fetch responses,
+or, reading committed (the sink's default), to the last stable offset: the count is then
+what the sink lands in bronze, without aborted transactions or their markers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from keystone_nexus.sink import fetch
+
 
 async def topic_counts(
     bootstrap_servers: str,
@@ -20,11 +24,19 @@ async def topic_counts(
     *,
     idle_s: float = 2.0,
     security: dict[str, Any] | None = None,
+    isolation_level: str = "read_committed",
 ) -> dict[str, int]:
     """Records held per topic, read from the beginning of every partition.
-    `security` are aiokafka's TLS/SASL options (`wiring.kafka_security`)."""
+    `security` are aiokafka's TLS/SASL options (`wiring.kafka_security`); `isolation_level`
+    the settings' `kafka.isolation_level`."""
+    fetch.install()  # the sink's fetch path: the same records the sink reads
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None, **(security or {})
+        value_deserializer=fetch.RAW_RECORDS,
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        isolation_level=isolation_level,
+        **(security or {}),
     )
     await consumer.start()
     try:
@@ -48,6 +60,9 @@ async def topic_counts(
             caught_up = True
             for tp in partitions:
                 high = consumer.highwater(tp)
+                stable = consumer.last_stable_offset(tp) if isolation_level == "read_committed" else None
+                if stable is not None and stable >= 0 and high is not None:
+                    high = min(high, stable)  # an open transaction: nothing past it to read yet
                 if high is None or await consumer.position(tp) < high:
                     caught_up = False
                     break

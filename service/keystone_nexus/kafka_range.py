@@ -8,6 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from keystone_nexus.errors import NexusError
+from keystone_nexus.sink import fetch
 from keystone_nexus.sink.batcher import RawRecord, Record
 
 __all__ = ["KafkaRangeReader", "RangeReadError"]
@@ -18,7 +19,10 @@ class RangeReadError(NexusError):
 
 
 class KafkaRangeReader:
-    """A `reprocess.RecordSource` over aiokafka. `security` are aiokafka's TLS/SASL options."""
+    """A `reprocess.RecordSource` over aiokafka. `security` are aiokafka's TLS/SASL options;
+    `isolation_level` is the sink's (`kafka.isolation_level`), so that a reprocessed range
+    holds what the sink wrote: under read_committed, no aborted transaction. Records come
+    through the sink's own fetch path (`fetch.RAW_RECORDS`), which filters them the same way."""
 
     def __init__(
         self,
@@ -27,19 +31,24 @@ class KafkaRangeReader:
         security: dict[str, Any] | None = None,
         client_id: str = "keystone-nexus-reprocess",
         idle_timeout_s: float = 30.0,
+        isolation_level: str = "read_committed",
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
+        self.isolation_level = isolation_level
         self.security = security or {}
         self.client_id = client_id
         self.idle_timeout_s = idle_timeout_s
 
     async def __call__(self, topic: str, partition: int, start: int, end: int) -> list[Record]:
+        fetch.install()
         consumer = AIOKafkaConsumer(
+            value_deserializer=fetch.RAW_RECORDS,
             bootstrap_servers=self.bootstrap_servers,
             client_id=self.client_id,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            isolation_level=self.isolation_level,
             **self.security,
         )
         await asyncio.wait_for(consumer.start(), self.idle_timeout_s)

@@ -113,7 +113,7 @@ class PartitionLag:
     topic: str
     partition: int
     committed: int  # the lake checkpoint's next offset
-    high_water: int | None  # from the last fetch response
+    high_water: int | None  # readable up to, from the last fetch: the LSO when reading committed
     oldest_unflushed_ms: int | None  # Kafka timestamp of the oldest record not yet in the lake
 
     @property

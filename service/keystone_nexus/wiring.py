@@ -124,15 +124,18 @@ def sink_options(settings: Settings) -> SinkOptions:
         drain_timeout_s=sink.drain_timeout_s,
         kafka_commit_timeout_s=sink.kafka_commit_timeout_s,
         on_out_of_range=sink.on_offset_out_of_range,
+        read_committed=settings.kafka.isolation_level == "read_committed",
     )
 
 
 def kafka_consumer(settings: Settings) -> AIOKafkaConsumer:
-    """The sink's consumer: manual commits, no offset reset of its own, lean records."""
+    """The sink's consumer: manual commits, no offset reset of its own, lean records, the
+    configured isolation level (read_committed by default: no aborted transaction in bronze)."""
     kafka = settings.kafka
     fetch.install()
     options: dict[str, Any] = {
         "value_deserializer": fetch.RAW_RECORDS,
+        "isolation_level": kafka.isolation_level,
         "bootstrap_servers": kafka.bootstrap_servers,
         "group_id": kafka.group_id,
         "client_id": kafka.client_id,

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import orjson
 import pyarrow.parquet as pq
@@ -103,6 +104,49 @@ def produce_known_set(
         key = (topic, partition)
         out.ends[key] = max(out.ends.get(key, 0), offset + 1)
     return out
+
+
+@dataclass
+class Transactions:
+    """What a transactional producer wrote: records of committed and of aborted
+    transactions, and of the one left open (if any), by coordinates."""
+
+    committed: set[Coord] = field(default_factory=set)
+    aborted: set[Coord] = field(default_factory=set)
+    open: set[Coord] = field(default_factory=set)
+
+
+def produce_transactions(
+    bootstrap: str, outcomes: Sequence[str], per_transaction: int, *, topic: str = TOPICS[0]
+) -> tuple[Transactions, Producer]:
+    """One transaction per outcome ("commit", "abort" or "open", which must come last),
+    each of `per_transaction` valid payment events spread over every partition, from one
+    librdkafka transactional producer. Returns the producer too: an open transaction stays
+    open until the caller aborts it (or drops the producer)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"tx-{uuid4().hex[:8]}"})
+    producer.init_transactions(30)
+    version = schema_ids()[contracts.entity_for_topic(topic).schema_name]
+    out = Transactions()
+    for n, outcome in enumerate(outcomes):
+        assert outcome in ("commit", "abort", "open") and (outcome == "open") <= (n == len(outcomes) - 1)
+        into = {"commit": out.committed, "abort": out.aborted, "open": out.open}[outcome]
+
+        def delivered(err: Any, msg: Any, into: set[Coord] = into) -> None:
+            assert err is None, err
+            into.add((msg.topic(), msg.partition(), msg.offset()))
+
+        producer.begin_transaction()
+        for i in range(n * 1000, n * 1000 + per_transaction):
+            value = wire.encode(orjson.dumps(_payment(i)), version)
+            producer.produce(
+                topic, key=f"{i:032x}".encode(), value=value, partition=i % PARTITIONS, on_delivery=delivered
+            )
+        assert producer.flush(30) == 0
+        if outcome == "commit":
+            producer.commit_transaction(30)
+        elif outcome == "abort":
+            producer.abort_transaction(30)
+    return out, producer
 
 
 def lake_coords(lake: Path, prefix: str) -> Counter[Coord]:

@@ -62,6 +62,7 @@ def test_unknown_environment_key_names_it(monkeypatch: pytest.MonkeyPatch) -> No
         ("NEXUS_REGISTRY__KIND", "confluent", "registry.kind"),
         ("NEXUS_LAKE__URI", "ftp://x", "lake.uri"),
         ("NEXUS_KAFKA__BOOTSTRAP_SERVERS", "nohost", "kafka.bootstrap_servers"),
+        ("NEXUS_KAFKA__ISOLATION_LEVEL", "read_everything", "kafka.isolation_level"),
         ("NEXUS_INGEST__METRICS_LISTEN", "9464", "ingest.metrics_listen"),
         ("NEXUS_INGEST__METRICS_LISTEN", "127.0.0.1:http", "ingest.metrics_listen"),
     ],
@@ -188,3 +189,9 @@ def test_an_empty_variable_means_unset_as_for_the_cpp_server(
     from_file = load_settings(None, env_file=env_file)
     assert from_file.health.port == 8787
     assert from_file.lake.uri == "file:///srv/lake"
+
+
+def test_the_lake_reads_committed_transactions_unless_told_otherwise(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(env_file=None).kafka.isolation_level == "read_committed"
+    monkeypatch.setenv("NEXUS_KAFKA__ISOLATION_LEVEL", "read_uncommitted")
+    assert load_settings(env_file=None).kafka.isolation_level == "read_uncommitted"

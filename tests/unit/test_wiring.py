@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from keystone_nexus.config import AwsSettings, KafkaSettings, Settings
 from keystone_nexus.msk_iam import AiokafkaTokenProvider
-from keystone_nexus.wiring import kafka_consumer, kafka_security
+from keystone_nexus.wiring import kafka_consumer, kafka_security, sink_options
 from tests.unit.mskkit import isolate_aws, presigned_url, use_keys
 
 
@@ -93,3 +93,14 @@ def test_scram_still_passes_the_user_and_password() -> None:
 
 def test_plaintext_has_no_tls_and_no_sasl() -> None:
     assert kafka_security(KafkaSettings(), aws_region="sa-east-1") == {"security_protocol": "PLAINTEXT"}
+
+
+async def test_the_sinks_consumer_and_options_take_the_isolation_level() -> None:
+    for level in ("read_committed", "read_uncommitted"):
+        settings = Settings(kafka=KafkaSettings(isolation_level=level))
+        consumer = kafka_consumer(settings)
+        try:
+            assert consumer._isolation_level == level
+        finally:
+            await consumer.stop()
+        assert sink_options(settings).read_committed is (level == "read_committed")

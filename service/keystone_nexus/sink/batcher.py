@@ -167,12 +167,15 @@ class PartitionBuffer:
     def due(
         self, rules: CutRules, now: float, position: int | None = None, high_water: int | None = None
     ) -> CutReason | None:
-        """Why this buffer should be cut now, or None. `high_water` is the partition's
-        fetched high-water mark: when everything below it is buffered, the partition is
-        caught up."""
+        """Why this buffer should be cut now, or None. `high_water` is the offset the
+        partition can be read up to (its high-water mark, or its last stable offset when
+        reading committed) and `position` the consumer's: when everything below it is
+        buffered, or was skipped by the fetch (transaction markers, aborted batches), the
+        partition is caught up."""
         if self.forced_end is not None:
-            reached = (self.records and self.records[-1].offset >= self.forced_end) or (
-                position is not None and position > self.forced_end
+            reached = bool(self.records) and (
+                self.records[-1].offset >= self.forced_end
+                or (position is not None and position > self.forced_end)  # the rest was skipped
             )
             return CutReason.REPLAY if reached else None
         if not self.records:
@@ -183,7 +186,8 @@ class PartitionBuffer:
             return CutReason.BYTES
         if self.first_seen is not None and now - self.first_seen >= rules.max_age_s:
             return CutReason.AGE
-        caught_up = high_water is not None and self.records[-1].offset + 1 >= high_water
+        read_to = max(self.records[-1].offset + 1, position or 0)
+        caught_up = high_water is not None and read_to >= high_water
         if caught_up and (
             self.size >= rules.caught_up_bytes
             or (self.last_append is not None and now - self.last_append >= rules.idle_flush_s)
@@ -222,6 +226,12 @@ class PartitionBuffer:
         self.size -= size
         self.first_seen = self.first_seen if self.records else None
         return batch
+
+    def skipped_to(self, position: int) -> None:
+        """The fetch has moved past the last cut to `position` without records in between
+        (transaction markers, aborted batches): the next run is read from there."""
+        if not self.records and self.origin is not None:
+            self.origin = max(self.origin, position)
 
     def clear(self) -> None:
         """Drop everything buffered; the origin becomes unknown until `reset`."""

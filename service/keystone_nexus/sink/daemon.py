@@ -25,7 +25,7 @@ from keystone_nexus.errors import PreconditionFailedError
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
-from keystone_nexus.sink import checkpoint, naming
+from keystone_nexus.sink import checkpoint, fetch, naming
 from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Record
 from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
@@ -47,6 +47,7 @@ class SinkOptions:
     setup_timeout_s: float = 30.0  # bound on each await of a partition's setup
     kafka_commit_timeout_s: float = 10.0  # bound on the consumer-group offset commit
     on_out_of_range: str = "halt"  # or "skip" (out_of_range.py)
+    read_committed: bool = True  # the consumer's isolation level: lag counts to the LSO
 
 
 @dataclass
@@ -341,7 +342,8 @@ class BronzeSink:
         for tp, state in self.parts.items():
             if state.task is not None or state.rewinding or state.out_of_range or now < state.retry_at:
                 continue
-            reason = state.buffer.due(self.options.rules, now, high_water=self.consumer.highwater(tp))
+            position, readable = self._readable(tp)
+            reason = state.buffer.due(self.options.rules, now, position=position, high_water=readable)
             if reason is None and state.buffer.records and state.buffer.forced_end is None:
                 if shutdown:
                     reason = CutReason.SHUTDOWN
@@ -352,6 +354,9 @@ class BronzeSink:
             forced = state.buffer.forced_end
             batch = state.buffer.cut(self.options.rules)
             end = forced if forced is not None else batch[-1].offset
+            if forced is None and not state.buffer.records and position is not None and position - 1 > end:
+                end = position - 1  # and what the fetch skipped after it: markers, aborts
+                state.buffer.skipped_to(position)
             state.inflight_bytes = state.buffer.last_cut_size
             state.inflight_oldest_ms = min(map(attrgetter("timestamp"), batch), default=None)
             state.batch_id = naming.batch_id(tp.topic, tp.partition, state.committer.next_offset)
@@ -417,9 +422,22 @@ class BronzeSink:
 
     # -- observation --------------------------------------------------------------
 
+    def _readable(self, tp: TopicPartition) -> tuple[int | None, int | None]:
+        """The consumer's position in `tp` and the offset it can read up to, from the last
+        fetch: reading committed, the last stable offset (an open transaction and what
+        follows it cannot be read before it ends, so it is no lag), else the high-water
+        mark. None where not known yet."""
+        end = self.consumer.highwater(tp)
+        if self.options.read_committed:
+            stable = self.consumer.last_stable_offset(tp)
+            if stable is not None and stable >= 0:  # -1 or None: a broker without one
+                end = stable if end is None else min(end, stable)
+        return fetch.position(self.consumer, tp), end
+
     def lags(self) -> list[PartitionLag]:
-        """Per assigned partition: the lake checkpoint, the fetched high-water mark and
-        the Kafka timestamp of the oldest record not yet durable."""
+        """Per assigned partition: the lake checkpoint, the offset readable up to (the
+        high-water mark, or the last stable offset when reading committed) and the Kafka
+        timestamp of the oldest record not yet durable."""
         out = []
         for tp, state in sorted(self.parts.items(), key=lambda item: (item[0].topic, item[0].partition)):
             buffered = [r.timestamp for r in state.buffer.records[:1]]
@@ -429,7 +447,7 @@ class BronzeSink:
                     topic=tp.topic,
                     partition=tp.partition,
                     committed=state.committer.next_offset,
-                    high_water=self.consumer.highwater(tp),
+                    high_water=self._readable(tp)[1],
                     oldest_unflushed_ms=min(oldest) if oldest else None,
                 )
             )

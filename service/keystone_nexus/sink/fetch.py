@@ -13,6 +13,11 @@ check runs through google-crc32c (hardware CRC instructions, GB/s) over the same
 instead, and a batch whose CRC does not match still raises `CorruptRecordException`
 before any of its records is returned.
 
+Both isolation levels take the lean path. Under read_committed it drops what aiokafka
+drops: the batches of aborted transactions (by the fetch response's aborted list, and by
+the transaction markers where a broker leaves that list empty) and the markers
+themselves; the consumer's position still passes them, so a checkpoint can too.
+
 A consumer opts in by passing `RAW_RECORDS` as its value deserializer; any other
 consumer in the process gets `ConsumerRecord`s and aiokafka's own checks as before.
 The hooks replace aiokafka's `PartitionRecords._consumer_record` and
@@ -31,8 +36,10 @@ from typing import Any
 import google_crc32c
 from aiokafka import errors
 from aiokafka.consumer import fetcher
+from aiokafka.record.control_record import ABORT_MARKER, ControlRecord
+from aiokafka.record.memory_records import MemoryRecords
 
-__all__ = ["RAW_RECORDS", "install"]
+__all__ = ["RAW_RECORDS", "install", "position"]
 
 
 class _RawRecords:
@@ -77,15 +84,21 @@ class _FetchedRecords:
 
 
 def _lean_records(self: Any) -> Iterator[Any]:
-    """aiokafka's `_unpack_records` for a read-uncommitted RAW_RECORDS consumer: the
-    same records and positions, with the hardware CRC check."""
+    """aiokafka's `_unpack_records` for a RAW_RECORDS consumer: the same records and
+    positions, with the hardware CRC check, and under read_committed the same filtering
+    of aborted transactions (its own `_consume_aborted_up_to` and `_contains_abort_marker`
+    over the fetch response's aborted list), plus `_TransactionOutcomes` for a broker that
+    leaves that list empty."""
     tp = self._tp
     records: _FetchedRecords = self._records
     data = records.data
     check_crcs = self._check_crcs
+    committed_only = self._isolation_level == fetcher.READ_COMMITTED
+    outcomes: _TransactionOutcomes | None = None
     start = 0
     while records.has_next():
         batch = records.next_batch()
+        batch_start = start
         end = start + _FRAMING + int.from_bytes(data[start + _LENGTH_AT : start + _FRAMING], "big")
         if check_crcs:
             if data[start + _MAGIC_AT] >= 2:
@@ -95,6 +108,24 @@ def _lean_records(self: Any) -> Iterator[Any]:
             if not intact:
                 raise errors.CorruptRecordException(f"Invalid CRC - {tp}")
         start = end
+        if committed_only and batch.producer_id is not None:
+            self._consume_aborted_up_to(batch.base_offset)
+            if batch.is_control_batch and self._contains_abort_marker(batch):
+                # discard, not remove: Kafka may send an abort marker for an empty partition
+                self._aborted_producers.discard(batch.producer_id)
+            aborted = batch.is_transactional and batch.producer_id in self._aborted_producers
+            if batch.is_transactional and not batch.is_control_batch and not aborted:
+                if outcomes is None:
+                    outcomes = _TransactionOutcomes(data, batch_start)
+                verdict = outcomes.aborted(batch.producer_id, batch.base_offset)
+                if verdict is None and batch_start > 0:
+                    # Its marker is past this response: fetch again from this batch, so that
+                    # the next response holds as much of the transaction as it can.
+                    return
+                aborted = bool(verdict)
+            if aborted:
+                self.next_fetch_offset = max(self.next_fetch_offset, batch.next_offset)
+                continue
         if batch.is_control_batch:
             self.next_fetch_offset = max(self.next_fetch_offset, batch.next_offset)
             continue
@@ -106,6 +137,47 @@ def _lean_records(self: Any) -> Iterator[Any]:
             yield record
         # After the batch's last offset, which compaction may have removed (never back).
         self.next_fetch_offset = max(self.next_fetch_offset, batch.next_offset)
+
+
+# Record batch v2 header fields, from the batch's start (Kafka's DefaultRecordBatch).
+_ATTRIBUTES_AT = 21
+_PRODUCER_ID_AT = 43
+_CONTROL = 0x20
+
+
+class _TransactionOutcomes:
+    """How each transaction in a fetch response ended, read from its control markers.
+
+    A read-committed fetch stops at the last stable offset, so every transaction in it
+    has ended, and its producer's next marker says how: the first marker of the same
+    producer after a batch commits or aborts it (a producer has one transaction open
+    per partition at a time). Kafka also sends the aborted transactions as a list, which
+    aiokafka's filtering reads; some brokers (Tansu) send that list empty, and then the
+    markers are all there is. A transaction whose marker is past the response is
+    undecided (None): the caller fetches again from it, and trusts the broker's list
+    when it is still undecided at the start of a response (as aiokafka does).
+    """
+
+    def __init__(self, data: bytes, start: int) -> None:
+        self._markers: dict[int, list[tuple[int, bool]]] = {}
+        while start + _FRAMING <= len(data):
+            end = start + _FRAMING + int.from_bytes(data[start + _LENGTH_AT : start + _FRAMING], "big")
+            if end > len(data):
+                break  # a partial batch at the end of the response
+            if data[start + _MAGIC_AT] >= 2 and data[start + _ATTRIBUTES_AT + 1] & _CONTROL:
+                producer = int.from_bytes(data[start + _PRODUCER_ID_AT : start + _PRODUCER_ID_AT + 8], "big")
+                marker = MemoryRecords(data[start:end]).next_batch()
+                abort = ControlRecord.parse(next(marker).key) == ABORT_MARKER
+                self._markers.setdefault(producer, []).append((marker.base_offset, abort))
+            start = end
+
+    def aborted(self, producer_id: int, offset: int) -> bool | None:
+        """Whether the transaction of `producer_id`'s batch at `offset` aborted; None if
+        its marker is not in the response."""
+        for marker_offset, abort in self._markers.get(producer_id, ()):
+            if marker_offset > offset:
+                return abort
+        return None
 
 
 def install() -> bool:
@@ -122,6 +194,9 @@ def install() -> bool:
         return False
     if list(inspect.signature(original_unpack).parameters) != ["self"]:
         return False
+    for helper in ("_consume_aborted_up_to", "_contains_abort_marker"):  # read_committed's filter
+        if not callable(getattr(records_class, helper, None)):
+            return False
 
     def consumer_record(self: Any, tp: Any, record: Any) -> Any:
         if self._value_deserializer is RAW_RECORDS:
@@ -129,11 +204,7 @@ def install() -> bool:
         return original(self, tp, record)
 
     def unpack_records(self: Any) -> Iterator[Any]:
-        lean = (
-            self._value_deserializer is RAW_RECORDS
-            and self._isolation_level == fetcher.READ_UNCOMMITTED
-            and isinstance(self._records, _FetchedRecords)
-        )
+        lean = self._value_deserializer is RAW_RECORDS and isinstance(self._records, _FetchedRecords)
         return _lean_records(self) if lean else original_unpack(self)
 
     def fetched_records(data: Any) -> Any:
@@ -145,3 +216,17 @@ def install() -> bool:
     records_class._unpack_records = unpack_records
     fetcher.MemoryRecords = fetched_records
     return True
+
+
+def position(consumer: Any, tp: Any) -> int | None:
+    """`consumer`'s fetch position in `tp` now, or None when it has none (unassigned,
+    awaiting an offset reset). aiokafka's `position()` is a coroutine that waits for one;
+    the consume loop's cut decisions read it as `highwater()` is read, without waiting.
+    The position passes what the fetch skipped (transaction markers, aborted batches)."""
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:  # no subscription yet, or a release that moved the state
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return int(state.position)

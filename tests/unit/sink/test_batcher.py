@@ -111,3 +111,38 @@ def test_a_cleared_buffer_takes_nothing_until_it_is_reset_where_the_consumer_was
     buffer.extend([RawRecord(o, 0, None, b"x") for o in (15, 16, 17)], now=0.0)
     assert [r.offset for r in buffer.cut(rules)] == [15, 16]
     assert (buffer.last_cut_from, buffer.origin) == (14, 17)
+
+
+def test_a_partition_whose_end_is_transaction_markers_is_caught_up_by_the_position() -> None:
+    """Records 0-2, then the commit marker at 3 (skipped by the fetch, position 4)."""
+    rules = CutRules(max_records=1000, max_bytes=10**9, max_age_s=60, idle_flush_s=2)
+    buffer = PartitionBuffer()
+    buffer.extend(_records([1, 1, 1]), now=10.0)
+    assert buffer.due(rules, 13.0, high_water=4) is None, "without the position, offset 3 looks unread"
+    assert buffer.due(rules, 13.0, position=3, high_water=4) is None
+    assert buffer.due(rules, 13.0, position=4, high_water=4) is CutReason.CAUGHT_UP
+
+
+def test_a_recorded_cut_ending_on_skipped_offsets_is_repeated_once_the_position_passes_it() -> None:
+    rules = CutRules(max_records=2, max_bytes=10_000, max_age_s=1)
+    buffer = PartitionBuffer(forced_end=4)  # records 0-2, then markers or an aborted batch at 3-4
+    assert buffer.due(rules, 0, position=5) is None, "nothing buffered yet (a seek back is pending)"
+    for record in _records([1, 1, 1], start=0):
+        buffer.append(record, now=0)
+    assert buffer.due(rules, 0, position=3) is None
+    assert buffer.due(rules, 0, position=5) is CutReason.REPLAY
+    assert [r.offset for r in buffer.cut(rules)] == [0, 1, 2]
+    assert buffer.forced_end is None
+
+
+def test_a_cut_that_covers_skipped_offsets_reads_the_next_run_from_past_them() -> None:
+    """Records 0-2, markers at 3-4: the cut ends at 4 (position 5), so the next batch is
+    read from 5, where its checkpoint says it starts."""
+    rules = CutRules(max_records=1000, max_bytes=10**9, max_age_s=60)
+    buffer = PartitionBuffer()
+    buffer.extend(_records([1, 1, 1]), now=0.0)
+    assert [r.offset for r in buffer.cut(rules)] == [0, 1, 2]
+    buffer.skipped_to(5)
+    buffer.extend(_records([1, 1], start=5), now=1.0)
+    assert [r.offset for r in buffer.cut(rules)] == [5, 6]
+    assert buffer.last_cut_from == 5

@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import google_crc32c
 import pytest
 from aiokafka import errors
 from aiokafka.consumer import fetcher
@@ -47,17 +48,93 @@ def _batches(count: int, *, first_offset: int = 0) -> bytes:
     return bytes(out)
 
 
-def _records(data: bytes, *, fetch_offset: int = 0, check_crcs: bool = True, raw: bool = True) -> Any:
+def _records(
+    data: bytes,
+    *,
+    fetch_offset: int = 0,
+    check_crcs: bool = True,
+    raw: bool = True,
+    committed: bool = False,
+    aborted: list[tuple[int, int]] | None = None,
+) -> Any:
     return fetcher.PartitionRecords(
         TP,
         fetcher.MemoryRecords(data),
-        [],
+        aborted or [],
         fetch_offset,
         None,
         fetch.RAW_RECORDS if raw else None,
         check_crcs,
-        fetcher.READ_UNCOMMITTED,
+        fetcher.READ_COMMITTED if committed else fetcher.READ_UNCOMMITTED,
     )
+
+
+def _transactional(producer_id: int, base_offset: int, count: int) -> bytes:
+    """A batch of `count` records of an open transaction of `producer_id`."""
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=1,
+        producer_id=producer_id,
+        producer_epoch=0,
+        base_sequence=base_offset,
+        batch_size=1 << 20,
+    )
+    for i in range(count):
+        builder.append(
+            i,
+            timestamp=1_700_000_000_000 + i,
+            key=None,
+            value=f"p{producer_id}-{base_offset + i}".encode(),
+            headers=[],
+        )
+    batch = bytearray(builder.build())
+    struct.pack_into(">q", batch, 0, base_offset)
+    return bytes(batch)
+
+
+def _marker(producer_id: int, offset: int, *, abort: bool) -> bytes:
+    """The control batch that ends `producer_id`'s transaction (commit or abort)."""
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=1,
+        producer_id=producer_id,
+        producer_epoch=0,
+        base_sequence=-1,
+        batch_size=1 << 20,
+    )
+    builder.append(
+        0,
+        timestamp=1_700_000_000_000,
+        key=struct.pack(">hh", 0, 0 if abort else 1),
+        value=b"\0" * 6,
+        headers=[],
+    )
+    batch = bytearray(builder.build())
+    struct.pack_into(">q", batch, 0, offset)
+    batch[22] |= 0x20  # the control bit of the attributes
+    struct.pack_into(">I", batch, 17, google_crc32c.value(bytes(batch[21:])))
+    return bytes(batch)
+
+
+# Two producers interleaved: 1 commits 0-4 (its marker at 36), 2 aborts 5-9 (35), a plain
+# batch 10-34, then 1 aborts 37-39 (43) and 2 commits 40-42 (44).
+MIXED = b"".join(
+    [
+        _transactional(1, 0, 5),
+        _transactional(2, 5, 5),
+        _batches(1, first_offset=10),
+        _marker(2, 35, abort=True),
+        _marker(1, 36, abort=False),
+        _transactional(1, 37, 3),
+        _transactional(2, 40, 3),
+        _marker(1, 43, abort=True),
+        _marker(2, 44, abort=False),
+    ]
+)
+MIXED_COMMITTED = [*range(0, 5), *range(10, 35), *range(40, 43)]
+MIXED_ABORTED = [(2, 5), (1, 37)]  # what Kafka sends: (producer id, first offset)
 
 
 def _fields(record: Any) -> tuple[Any, ...]:
@@ -115,3 +192,42 @@ def test_other_consumers_keep_aiokafkas_path() -> None:
     plain = _records(_batches(1), raw=False)
     record = next(plain)
     assert type(record).__name__ == "ConsumerRecord"
+
+
+def test_read_committed_drops_what_aiokafka_drops_by_the_brokers_aborted_list() -> None:
+    lean = _records(MIXED, committed=True, aborted=MIXED_ABORTED)
+    plain = _records(MIXED, committed=True, aborted=MIXED_ABORTED, raw=False)
+    got = list(lean)
+    assert [_fields(r) for r in got] == [_fields(r) for r in plain]
+    assert [r.offset for r in got] == MIXED_COMMITTED
+    assert lean.next_fetch_offset == plain.next_fetch_offset == 45  # past the last marker
+
+
+def test_read_committed_reads_the_markers_when_the_broker_sends_no_aborted_list() -> None:
+    """Tansu sends the aborted list empty: aiokafka then returns the aborted records."""
+    lean = _records(MIXED, committed=True)
+    assert [r.offset for r in lean] == MIXED_COMMITTED
+    assert lean.next_fetch_offset == 45
+    plain = [r.offset for r in _records(MIXED, committed=True, raw=False)]
+    assert plain == [*range(0, 35), *range(37, 43)]
+
+
+def test_read_uncommitted_still_returns_aborted_transactions() -> None:
+    lean = [_fields(r) for r in _records(MIXED)]
+    assert lean == [_fields(r) for r in _records(MIXED, raw=False)]
+    assert [f[0] for f in lean] == [*range(0, 35), *range(37, 43)]
+
+
+def test_a_transaction_whose_marker_is_past_the_response_is_fetched_again() -> None:
+    data = _transactional(1, 0, 5) + _marker(1, 5, abort=False) + _transactional(2, 6, 5)
+    first = _records(data, committed=True)
+    assert [r.offset for r in first] == list(range(5))
+    assert first.next_fetch_offset == 6  # the next fetch starts at the undecided batch
+    # Still undecided at the start of a response: the broker's (empty) aborted list is
+    # trusted, as aiokafka trusts it, so a transaction larger than a fetch still moves on.
+    again = _records(_transactional(2, 6, 5), fetch_offset=6, committed=True)
+    assert [r.offset for r in again] == list(range(6, 11))
+    assert again.next_fetch_offset == 11
+    # Its abort marker in the response: dropped.
+    decided = _records(_transactional(2, 6, 5) + _marker(2, 11, abort=True), fetch_offset=6, committed=True)
+    assert list(decided) == [] and decided.next_fetch_offset == 12
