@@ -65,6 +65,9 @@ class LogConsumer:
         log = self.logs.get(tp, [])
         return log[-1].offset + 1 if log else 0
 
+    def last_stable_offset(self, tp: TopicPartition) -> int | None:
+        return self.highwater(tp)  # no transactions in these logs
+
     def seek(self, tp: TopicPartition, offset: int) -> None:
         self.positions[tp] = offset
 

@@ -49,9 +49,11 @@ class FakeConsumer:
 class FakeCommitter:
     next_offset: int = 0
     cuts: list[tuple[list[int], int]] = field(default_factory=list)
+    read_from: list[int | None] = field(default_factory=list)
 
-    async def commit(self, records: list[Record], end: int) -> BatchOutcome:
+    async def commit(self, records: list[Record], end: int, *, read_from: int | None = None) -> BatchOutcome:
         self.cuts.append(([r.offset for r in records], end))
+        self.read_from.append(read_from)
         self.next_offset = end + 1
         return BatchOutcome(records[0].offset, end, len(records), 0, 0, 1, 0, 0.0)
 
@@ -102,6 +104,14 @@ async def test_a_batch_read_to_the_end_covers_the_markers_after_it() -> None:
     assert state.committer.cuts == [([0, 1, 2, 3, 4], 5)]  # type: ignore[attr-defined]
     assert consumer.committed == {TP: 6}
     assert [lag.offset_lag for lag in sink.lags()] == [0]
+    # The next batch is read from past the marker, where the checkpoint says it starts.
+    state.task = None
+    consumer.high = consumer.stable = consumer.at = 9
+    state.buffer.extend([RawRecord(o, 0, None, b"{}") for o in (6, 7, 8)], now=5.0)
+    sink._schedule(10.0, pressure=False)
+    assert state.task is not None
+    await state.task
+    assert state.committer.read_from == [0, 6]  # type: ignore[attr-defined]
 
 
 async def test_a_batch_cut_short_of_the_buffer_ends_at_its_last_record() -> None:
