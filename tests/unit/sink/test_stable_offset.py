@@ -111,7 +111,7 @@ async def test_a_batch_read_to_the_end_covers_the_markers_after_it() -> None:
     sink._schedule(10.0, pressure=False)
     assert state.task is not None
     await state.task
-    assert state.committer.read_from == [0, 6]  # type: ignore[attr-defined]
+    assert state.committer.read_from == [0, 6]
 
 
 async def test_a_batch_cut_short_of_the_buffer_ends_at_its_last_record() -> None:
