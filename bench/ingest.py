@@ -38,7 +38,8 @@ from typing import Any
 import grpc
 
 from keystone.olist.v1 import ingestion_pb2
-from keystone_nexus import contracts, devstack
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.ingest.client import record_event
 from keystone_nexus.olist.generate import build_tables
 

@@ -342,10 +342,11 @@ def prepare(state: Path, events: int) -> tuple[Any, Dataset]:
     """Start the broker, register the schemas, produce the events; (broker, dataset)."""
     import asyncio
 
-    from keystone_nexus import contracts, devstack
     from keystone_nexus.config import KafkaSettings
-    from keystone_nexus.events import replay_event_id, to_event
-    from keystone_nexus.kafka_producer import EventProducer, producer_config
+    from keystone_nexus.contracts import entities as contracts
+    from keystone_nexus.contracts.events import replay_event_id, to_event
+    from keystone_nexus.dev import stack as devstack
+    from keystone_nexus.kafka.producer import EventProducer, producer_config
     from keystone_nexus.registry import sync_schemas
     from keystone_nexus.registry.local import LocalRegistry
 
@@ -537,7 +538,7 @@ def run_nexus(
 
 
 def _nexus_env(data: Dataset, lake: Path, name: str) -> dict[str, str]:
-    from keystone_nexus.devstack import free_port
+    from keystone_nexus.dev.stack import free_port
 
     return {
         "NEXUS_KAFKA__BOOTSTRAP_SERVERS": data.bootstrap,

@@ -24,11 +24,12 @@ import numpy as np
 import orjson
 import pyarrow as pa
 
-from keystone_nexus import contracts, schemas
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import json_schema as schemas
+from keystone_nexus.contracts.arrow_schema import arrow_schema
+from keystone_nexus.contracts.validate import compiled
+from keystone_nexus.contracts.validate_batch import validate_batch
 from keystone_nexus.olist.generate import build_tables
-from keystone_nexus.sink.arrow_schema import arrow_schema
-from keystone_nexus.sink.validate_batch import validate_batch
-from keystone_nexus.validate import compiled
 
 ENTITY = contracts.entity("order_items")
 # The ways a payload goes bad here; most make read_json refuse the whole batch.

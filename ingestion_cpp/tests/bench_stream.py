@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_e2e import SERVER, order_item
 
 from keystone.olist.v1 import ingestion_pb2
-from keystone_nexus import contracts, devstack
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
 
 BATCH = 500
 

@@ -1,11 +1,11 @@
 """End to end: the built C++ server against a real local broker (Tansu).
 
-Starts a broker (keystone_nexus.devstack), writes the schema ids with
+Starts a broker (keystone_nexus.dev.stack), writes the schema ids with
 `nexus schemas sync --ids-out` (local registry, no AWS), runs
 ingestion_cpp/build/olist_ingestion_enterprise, sends events through the Python gRPC
 stubs (good ones and bad ones), and reads every topic back: each accepted event is
 there exactly once, with the Glue header of its entity's schema version, the key and
-headers of keystone_nexus.events; each rejected event was answered with its reason.
+headers of keystone_nexus.contracts.events; each rejected event was answered with its reason.
 
 Run:  make cpp && .venv/bin/pytest -q ingestion_cpp/tests/test_e2e.py
 Skipped when the server has not been built.
@@ -31,7 +31,8 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
-from keystone_nexus import contracts, devstack
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
 from tests.integration.ingestkit import ServerProcess, default_metrics_port_taken
 
 pytestmark = pytest.mark.integration
@@ -208,7 +209,7 @@ def check_in_kafka(
     accepted_ids: set[str],
     positions: dict[str, Any] | None = None,
 ) -> None:
-    """Every accepted event is in Kafka exactly once, framed and keyed as keystone_nexus.events
+    """Every accepted event is in Kafka exactly once, framed and keyed as keystone_nexus.contracts.events
     does, at the (topic, partition, offset) its answer gave when `positions` has it."""
     topics = sorted({contracts.entity_for_enum(sent[i].entity).topic for i in accepted_ids})
     messages = consume(bootstrap, topics, set(accepted_ids))

@@ -1,5 +1,5 @@
 import sys
 
-from keystone_nexus.cli import main
+from keystone_nexus.cli.main import main
 
 sys.exit(main())

@@ -30,7 +30,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from keystone_nexus import contracts
+from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import ConfigError
 
 ENV_PREFIX = "NEXUS_"

@@ -20,29 +20,29 @@ from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
-from keystone_nexus import msk_iam
-from keystone_nexus.aws import AwsOptions
-from keystone_nexus.cloudwatch import CloudWatchPublisher
+from keystone_nexus.aws.clients import AwsOptions
+from keystone_nexus.aws.secrets import resolve_secrets
 from keystone_nexus.config import AwsSettings, KafkaSettings, MetricsSettings, Settings
-from keystone_nexus.emf import EmfWriter
 from keystone_nexus.errors import ConfigError, StartupError
-from keystone_nexus.health import HealthServer
+from keystone_nexus.kafka import msk_iam
 from keystone_nexus.lake.fence import probe_fencing
 from keystone_nexus.lake.open import open_store
 from keystone_nexus.lake.store import ObjectStore
-from keystone_nexus.metrics import AwsCallMetrics, SinkMetrics
-from keystone_nexus.notify import Notifier
+from keystone_nexus.ops.cloudwatch import CloudWatchPublisher
+from keystone_nexus.ops.emf import EmfWriter
+from keystone_nexus.ops.health import HealthServer
+from keystone_nexus.ops.metrics import AwsCallMetrics, SinkMetrics
+from keystone_nexus.ops.sd_notify import Notifier
 from keystone_nexus.registry import sync_schemas
 from keystone_nexus.registry.cache import CachedRegistry
 from keystone_nexus.registry.glue import GlueRegistry
 from keystone_nexus.registry.local import LocalRegistry
-from keystone_nexus.secrets import resolve_secrets
 from keystone_nexus.sink import fetch
 from keystone_nexus.sink.batcher import CutRules
-from keystone_nexus.sink.catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import CommitOptions, CrashInjector
 from keystone_nexus.sink.daemon import BronzeSink, Rebalance, SinkOptions, SinkTotals
 from keystone_nexus.sink.dead_letter import DeadLetterTopic
+from keystone_nexus.sink.glue_catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.workers import encode_executor, warm_up
 from keystone_nexus.startup import Startup, StartupAborted
 

@@ -28,7 +28,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from keystone_nexus import contracts, devstack
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.journey import JourneyOptions, run_journey
 
 REPO = Path(__file__).resolve().parents[2]

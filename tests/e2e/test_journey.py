@@ -20,7 +20,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from keystone_nexus import contracts, devstack
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.journey import JourneyOptions, JourneyResult, run_journey
 from keystone_nexus.journey.gold import SELLERS_SHOWN, TOP_STATES, min_seller_orders
 from tests.olist_expected import (

@@ -19,9 +19,11 @@ import orjson
 import pyarrow.parquet as pq
 from confluent_kafka import Producer
 
-from keystone_nexus import contracts, devstack, wire
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import glue_header as wire
+from keystone_nexus.contracts.json_schema import all_definitions
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.registry.local import version_uuid
-from keystone_nexus.schemas import all_definitions
 
 TOPICS = ("olist.payments.v1", "olist.orders.v1")
 PARTITIONS = 3

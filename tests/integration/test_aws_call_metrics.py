@@ -8,15 +8,16 @@ import uuid
 import pytest
 from prometheus_client import CollectorRegistry
 
-from keystone_nexus import contracts, schemas
-from keystone_nexus.aws import AwsOptions
-from keystone_nexus.cloudwatch import CloudWatchPublisher
-from keystone_nexus.devstack import StackInfo
+from keystone_nexus.aws.clients import AwsOptions
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import json_schema as schemas
+from keystone_nexus.dev.stack import StackInfo
 from keystone_nexus.errors import CatalogError, SchemaNotFoundError, StoreError
 from keystone_nexus.lake import S3Store
-from keystone_nexus.metrics import AwsCallMetrics, SinkMetrics
+from keystone_nexus.ops.cloudwatch import CloudWatchPublisher
+from keystone_nexus.ops.metrics import AwsCallMetrics, SinkMetrics
 from keystone_nexus.registry.glue import GlueRegistry
-from keystone_nexus.sink.catalog import GlueCatalog
+from keystone_nexus.sink.glue_catalog import GlueCatalog
 
 pytestmark = pytest.mark.integration
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from keystone_nexus.aws import AwsOptions
-from keystone_nexus.cloudwatch import CloudWatchPublisher
+from keystone_nexus.aws.clients import AwsOptions
+from keystone_nexus.ops.cloudwatch import CloudWatchPublisher
 
 pytestmark = pytest.mark.integration
 

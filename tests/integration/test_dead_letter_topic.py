@@ -8,7 +8,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from keystone_nexus import devstack
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.sink.batcher import RawRecord
 from keystone_nexus.sink.dead_letter import DeadLetterTopic
 from tests.integration.sinkkit import Broker

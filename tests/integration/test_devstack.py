@@ -18,8 +18,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
-from keystone_nexus import contracts, devstack
-from keystone_nexus.devstack import DevStackError, ManagedProcess, StackInfo
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.stack import DevStackError, ManagedProcess, StackInfo
 
 from .conftest import INTEGRATION_PARTITIONS
 

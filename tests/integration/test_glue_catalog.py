@@ -8,10 +8,10 @@ from typing import Any
 import orjson
 import pytest
 
-from keystone_nexus import schemas
-from keystone_nexus.aws import AwsOptions, client
+from keystone_nexus.aws.clients import AwsOptions, client
+from keystone_nexus.contracts import json_schema as schemas
 from keystone_nexus.errors import CatalogError
-from keystone_nexus.sink.catalog import GlueCatalog, partition_input, table_input, table_location
+from keystone_nexus.sink.glue_catalog import GlueCatalog, partition_input, table_input, table_location
 
 pytestmark = pytest.mark.integration
 

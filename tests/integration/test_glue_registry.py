@@ -5,12 +5,13 @@ import uuid
 import orjson
 import pytest
 
-from keystone_nexus import contracts, schemas
-from keystone_nexus.aws import AwsOptions
+from keystone_nexus.aws.clients import AwsOptions
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import json_schema as schemas
+from keystone_nexus.contracts.avro_schema import avro_definition, avro_schema_name
 from keystone_nexus.errors import RegistryUnavailableError, SchemaNotFoundError
 from keystone_nexus.registry import CachedRegistry, sync_schemas
 from keystone_nexus.registry.glue import GlueRegistry
-from keystone_nexus.schemas_avro import avro_definition, avro_schema_name
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@ the client and `nexus replay --via` against both servers.
 
 A generated Olist dataset goes through the twin; every topic is read back: each accepted
 event is there exactly once (by its event_id header), with the Glue header of its
-entity's schema version and exactly the bytes keystone_nexus.events writes; each
+entity's schema version and exactly the bytes keystone_nexus.contracts.events writes; each
 rejected event was answered with its reason. Bad input (unknown entity, invalid fields,
 oversize batches, malformed protobuf, a client leaving mid-stream, a full producer
 queue) is answered and the server keeps serving. /metrics counts exactly what was
@@ -31,10 +31,11 @@ import grpc
 import pytest
 
 from keystone.olist.v1 import ingestion_pb2, olist_pb2
-from keystone_nexus import contracts, wire
-from keystone_nexus.devstack import StackInfo
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import glue_header as wire
+from keystone_nexus.contracts.events import to_event
+from keystone_nexus.dev.stack import StackInfo
 from keystone_nexus.errors import IngestError
-from keystone_nexus.events import to_event
 from keystone_nexus.ingest.client import IngestClient, record_event
 from keystone_nexus.ingest.service import EXHAUSTED_REASON
 from keystone_nexus.olist.generate import generate

@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 import pytest_asyncio
 
-from keystone_nexus import devstack
-from keystone_nexus.aws import AwsOptions, client
-from keystone_nexus.devstack import StackInfo
+from keystone_nexus.aws.clients import AwsOptions, client
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.stack import StackInfo
 from keystone_nexus.errors import PreconditionFailedError, StoreError, StoreUnavailableError
 from keystone_nexus.lake import ObjectStore, S3Store, open_store
 from tests.unit.test_lake_local import CONTRACT, check_concurrent_cas

@@ -21,8 +21,8 @@ import boto3
 import orjson
 import pytest
 
-from keystone_nexus import devstack
-from keystone_nexus.devstack import StackInfo
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.stack import StackInfo
 from tests.integration.sinkkit import (
     TOPICS,
     Broker,

@@ -20,18 +20,18 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from keystone_nexus import contracts
-from keystone_nexus.aws import AwsOptions
-from keystone_nexus.devstack import StackInfo
-from keystone_nexus.kafka_range import KafkaRangeReader
+from keystone_nexus.aws.clients import AwsOptions
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts.json_schema import entity_definition
+from keystone_nexus.dev.stack import StackInfo
+from keystone_nexus.kafka.range_reader import KafkaRangeReader
 from keystone_nexus.lake.local import LocalStore
 from keystone_nexus.lake.open import open_store
-from keystone_nexus.lake.report import summarize
 from keystone_nexus.lake.store import ObjectStore
-from keystone_nexus.redrive import list_dead_letters, replay_dead_letters
 from keystone_nexus.registry.local import LocalRegistry
-from keystone_nexus.reprocess import ReprocessError, plan_key, reprocess
-from keystone_nexus.schemas import entity_definition
+from keystone_nexus.repair.lake_summary import summarize
+from keystone_nexus.repair.redrive import list_dead_letters, replay_dead_letters
+from keystone_nexus.repair.reprocess import ReprocessError, plan_key, reprocess
 from keystone_nexus.sink.commit import CommitOptions
 from tests.integration.sinkkit import (
     Broker,

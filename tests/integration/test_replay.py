@@ -12,7 +12,9 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from keystone_nexus import contracts, devstack, wire
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import glue_header as wire
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.olist.generate import generate
 from keystone_nexus.olist.reader import Row, dataset_file, read
 from tests.integration.conftest import INTEGRATION_PARTITIONS

@@ -16,11 +16,11 @@ import boto3
 import pytest
 from pydantic import SecretStr
 
-from keystone_nexus import devstack
-from keystone_nexus.aws import AwsOptions
+from keystone_nexus.aws.clients import AwsOptions
+from keystone_nexus.aws.secrets import resolve_secrets
 from keystone_nexus.config import load_settings
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.errors import ConfigError
-from keystone_nexus.secrets import resolve_secrets
 from tests.dashboardkit import dashboard_about
 from tests.integration.sinkkit import Broker, sink_env
 

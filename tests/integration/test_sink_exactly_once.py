@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from keystone_nexus import devstack
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.sink.commit import CRASH_POINTS
 from tests.integration.sinkkit import (
     Broker,

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from keystone_nexus import devstack
+from keystone_nexus.dev import stack as devstack
 from tests.integration.sinkkit import (
     PARTITIONS,
     TOPICS,

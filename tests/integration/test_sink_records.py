@@ -16,8 +16,10 @@ import orjson
 import pytest
 from confluent_kafka import Producer
 
-from keystone_nexus import contracts, devstack, wire
-from keystone_nexus.devstack import StackInfo
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import glue_header as wire
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.stack import StackInfo
 from tests.integration.sinkkit import Broker, _payment, sink_env
 from tests.integration.test_sink_s3 import _s3, s3_coords
 

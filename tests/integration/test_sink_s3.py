@@ -18,8 +18,8 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from keystone_nexus import devstack
-from keystone_nexus.devstack import StackInfo
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.stack import StackInfo
 from tests.integration.sinkkit import Broker, Coord, SinkProcess, produce_known_set, sink_env
 
 pytestmark = pytest.mark.integration

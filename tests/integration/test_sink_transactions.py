@@ -16,8 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
-from keystone_nexus.kafka_admin import topic_counts
-from keystone_nexus.kafka_range import KafkaRangeReader
+from keystone_nexus.kafka.admin import topic_counts
+from keystone_nexus.kafka.range_reader import KafkaRangeReader
 from tests.integration.sinkkit import (
     PARTITIONS,
     TOPICS,

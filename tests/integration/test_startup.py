@@ -22,9 +22,9 @@ import boto3
 import orjson
 import pytest
 
-from keystone_nexus import devstack
-from keystone_nexus.aws import AwsOptions
-from keystone_nexus.devstack import StackInfo
+from keystone_nexus.aws.clients import AwsOptions
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.stack import StackInfo
 from keystone_nexus.lake.fence import PROBE_PREFIX, probe_fencing
 from keystone_nexus.lake.s3 import S3Store
 from tests.integration.sinkkit import (

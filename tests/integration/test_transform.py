@@ -24,9 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from keystone_nexus import contracts, devstack
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.transform import DEFAULT_PROJECT, GOLD_TABLES, Toolchain, dbt_results
 from keystone_nexus.olist.generate import generate
-from keystone_nexus.transform import DEFAULT_PROJECT, GOLD_TABLES, Toolchain, dbt_results
 from tests.olist_expected import ORDERS, TS, expected_daily_sales, expected_orders
 
 pytestmark = pytest.mark.integration

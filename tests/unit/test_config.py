@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from keystone_nexus import contracts
 from keystone_nexus.config import load_settings
+from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import ConfigError
 
 

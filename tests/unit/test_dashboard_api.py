@@ -268,7 +268,7 @@ async def test_status_and_metrics_pass_through_from_the_sink(api: TestClient[Any
 
 
 async def test_a_sink_that_does_not_answer_is_reported_as_unreachable(warehouse: Path, static: Path) -> None:
-    from keystone_nexus.devstack import free_port
+    from keystone_nexus.dev.stack import free_port
 
     client = await _client(warehouse, f"http://127.0.0.1:{free_port()}", static)
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from keystone_nexus.cli import build_parser
+from keystone_nexus.cli.main import build_parser
 from keystone_nexus.config import Settings
 from keystone_nexus.dashboard import AthenaGold, DashboardOptions, GoldViews, Queries
 from keystone_nexus.dashboard.athena import typed_rows

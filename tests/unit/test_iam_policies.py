@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from keystone_nexus import contracts
-from keystone_nexus.cloudwatch import NAMESPACE
 from keystone_nexus.config import KafkaSettings
+from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.lake.fence import PROBE_PREFIX
-from keystone_nexus.redrive import REDRIVEN
-from keystone_nexus.reprocess import REPROCESS
+from keystone_nexus.ops.cloudwatch import NAMESPACE
+from keystone_nexus.repair.redrive import REDRIVEN
+from keystone_nexus.repair.reprocess import REPROCESS
 from keystone_nexus.sink.naming import BRONZE, CHECKPOINTS, DLQ
 
 IAM = Path(__file__).resolve().parents[2] / "docs" / "iam"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import orjson
 
-from keystone_nexus import contracts, wire
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import glue_header as wire
 from keystone_nexus.journey import JourneyOptions, JourneyResult, render
 from keystone_nexus.journey.bad import UNKNOWN_ENTITY, server_rejects, sink_dead_letters
 from keystone_nexus.journey.gold import min_seller_orders

@@ -11,7 +11,7 @@ import pytest
 
 from keystone_nexus import wiring
 from keystone_nexus.config import HealthSettings, KafkaSettings, LakeSettings, RegistrySettings, Settings
-from keystone_nexus.devstack import free_port
+from keystone_nexus.dev.stack import free_port
 from keystone_nexus.errors import FencingUnsupportedError, StoreUnavailableError
 from keystone_nexus.lake import LocalStore
 from keystone_nexus.lake.fence import PROBE_PREFIX, probe_fencing, probe_key

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from keystone_nexus.aws import AwsOptions
+from keystone_nexus.aws.clients import AwsOptions
 from keystone_nexus.errors import PreconditionFailedError, StoreError
 from keystone_nexus.lake import LocalStore, ObjectStore, open_store
 

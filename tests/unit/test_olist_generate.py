@@ -15,9 +15,9 @@ import orjson
 import pyarrow as pa
 import pytest
 
-from keystone_nexus import contracts
-from keystone_nexus.contracts import EntitySpec, FieldSpec, FieldType
-from keystone_nexus.olist import catalog
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts.entities import EntitySpec, FieldSpec, FieldType
+from keystone_nexus.olist import reference as catalog
 from keystone_nexus.olist.generate import build_tables, generate, write_jsonl
 
 SCALE = 0.02

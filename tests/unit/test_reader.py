@@ -3,7 +3,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from keystone_nexus import contracts
+from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.olist.reader import DatasetError, Row, RowError, dataset_file, read
 
 # The shape of the real Kaggle files: quoted header and strings, unquoted numbers,

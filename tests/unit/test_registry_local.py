@@ -4,12 +4,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from keystone_nexus import contracts, schemas
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import json_schema as schemas
+from keystone_nexus.contracts.avro_schema import avro_definition, avro_schema_name
 from keystone_nexus.errors import IncompatibleSchemaError, SchemaNotFoundError
 from keystone_nexus.registry import CachedRegistry, sync_schemas
 from keystone_nexus.registry.compat import backward_problems
 from keystone_nexus.registry.local import LocalRegistry
-from keystone_nexus.schemas_avro import avro_definition, avro_schema_name
 
 ORDERS = "olist.orders.v1"
 

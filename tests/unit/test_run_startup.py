@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from keystone_nexus.devstack import free_port
+from keystone_nexus.dev.stack import free_port
 
 
 def _nexus_run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:

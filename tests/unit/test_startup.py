@@ -12,9 +12,9 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from keystone_nexus.errors import ConfigError, RegistryUnavailableError, StoreUnavailableError
-from keystone_nexus.health import HealthServer
+from keystone_nexus.ops.health import HealthServer
+from keystone_nexus.ops.top import render
 from keystone_nexus.startup import Backoff, Startup, StartupAborted, retriable, should_log
-from keystone_nexus.top import render
 
 
 def test_the_backoff_doubles_from_half_a_second_to_a_cap_of_30_s() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from keystone_nexus.transform import Toolchain, TransformError, TransformRun, dbt_results
+from keystone_nexus.dev.transform import Toolchain, TransformError, TransformRun, dbt_results
 
 
 def _results(tmp_path: Path, *rows: tuple[str, str]) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from keystone_nexus.config import AwsSettings, KafkaSettings, Settings
-from keystone_nexus.msk_iam import AiokafkaTokenProvider
+from keystone_nexus.kafka.msk_iam import AiokafkaTokenProvider
 from keystone_nexus.wiring import kafka_consumer, kafka_security, sink_options
 from tests.unit.mskkit import isolate_aws, presigned_url, use_keys
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from keystone_nexus.aws import error_code
+from keystone_nexus.aws.clients import error_code
 from keystone_nexus.dashboard.gold import Row
 from keystone_nexus.errors import GoldError, GoldNotBuiltError, GoldUnavailableError
 
@@ -54,7 +54,7 @@ def typed_rows(pages: Sequence[Mapping[str, Any]]) -> list[Row]:
 class AthenaGold:
     """Queries over the gold database (`<ATHENA_SCHEMA>_gold`, e.g. keystone_nexus_gold).
 
-    `client` makes an aioboto3 Athena client context (keystone_nexus.aws.client)."""
+    `client` makes an aioboto3 Athena client context (keystone_nexus.aws.clients.client)."""
 
     def __init__(
         self,

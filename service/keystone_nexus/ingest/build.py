@@ -1,6 +1,6 @@
 """The request builder: one checked Event in, the Kafka record (or a reason) out.
 
-Pure. The record is keystone_nexus.events' encoding, the one the replay tool and the C++
+Pure. The record is keystone_nexus.contracts.events' encoding, the one the replay tool and the C++
 server write: topic `olist.<entity>.v1`, key = key fields joined with '|', value = Glue
 header of the entity's schema version + JSON with the Olist column names in field
 order, headers event_id, source and entity.
@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from uuid import UUID
 
 from keystone.olist.v1 import olist_pb2
-from keystone_nexus import contracts
-from keystone_nexus.events import KafkaEvent, to_event
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts.events import KafkaEvent, to_event
 from keystone_nexus.ingest.rules import check_event
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
-from keystone_nexus.contracts import EntitySpec
+from keystone_nexus.contracts.entities import EntitySpec
 from keystone_nexus.errors import ConfigError, IngestError
 
 SCHEME = "grpc://"

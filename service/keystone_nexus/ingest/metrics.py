@@ -3,7 +3,7 @@
 The figures are read when scraped, from the service's `Counters` and the producer's
 delivery report counts, through a collector in a registry of the twin's own (not
 prometheus_client's global one). Families built by hand carry no `_created` series, so
-the exposition has the same series as the C++ server's (names in `keystone_nexus.metrics`).
+the exposition has the same series as the C++ server's (names in `keystone_nexus.ops.metrics`).
 Served by aiohttp on the event loop that writes the counters, so a scrape reads them
 between two steps of the calls, never halfway through one.
 """
@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from keystone_nexus.ingest.producer import AsyncProducer
 from keystone_nexus.ingest.service import Counters
-from keystone_nexus.metrics import (
+from keystone_nexus.ops.metrics import (
     INGEST_ACCEPTED,
     INGEST_CALLS,
     INGEST_DELIVERY_ERRORS,

@@ -19,7 +19,7 @@ from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from keystone_nexus.events import KafkaEvent
+from keystone_nexus.contracts.events import KafkaEvent
 
 log = logging.getLogger("keystone_nexus.ingest")
 

@@ -23,8 +23,8 @@ from typing import Any
 from google.protobuf.message import Message
 
 from keystone.olist.v1 import olist_pb2
-from keystone_nexus.contracts import EntitySpec, FieldSpec, FieldType, entities
-from keystone_nexus.schemas import FORMAT_PATTERNS
+from keystone_nexus.contracts.entities import EntitySpec, FieldSpec, FieldType, entities
+from keystone_nexus.contracts.json_schema import FORMAT_PATTERNS
 
 Record = dict[str, Any]
 

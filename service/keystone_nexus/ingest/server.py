@@ -37,7 +37,7 @@ from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.metrics import MetricsEndpoint, ingest_registry
 from keystone_nexus.ingest.producer import AsyncProducer
 from keystone_nexus.ingest.service import IngestionService, Limits
-from keystone_nexus.kafka_producer import producer_config
+from keystone_nexus.kafka.producer import producer_config
 
 log = logging.getLogger("keystone_nexus.ingest")
 

@@ -30,10 +30,10 @@ import grpc
 from confluent_kafka import KafkaException
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
-from keystone_nexus.events import KafkaEvent
+from keystone_nexus.contracts.events import KafkaEvent
 from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.producer import AsyncProducer, DeliveryTracker
-from keystone_nexus.metrics import LatencyHistogram
+from keystone_nexus.ops.metrics import LatencyHistogram
 
 log = logging.getLogger("keystone_nexus.ingest")
 

@@ -21,8 +21,9 @@ from uuid import UUID
 import orjson
 
 from keystone.olist.v1 import olist_pb2
-from keystone_nexus import contracts, wire
-from keystone_nexus.events import record_key
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import glue_header as wire
+from keystone_nexus.contracts.events import record_key
 from keystone_nexus.ingest.client import record_event
 
 SOURCE = "journey-bad-events"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keystone_nexus import contracts
+from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.journey.run import JourneyResult
 
 RULE = "-" * 72

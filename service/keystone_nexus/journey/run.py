@@ -29,9 +29,16 @@ from typing import Any, Literal
 import boto3
 from confluent_kafka import Producer
 
-from keystone_nexus import contracts, devstack
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.transform import (
+    DEFAULT_PROJECT,
+    Toolchain,
+    TransformReport,
+    TransformRun,
+    run_transform,
+)
 from keystone_nexus.ingest.client import IngestClient
-from keystone_nexus.ingest.replay import ViaReport, replay_via
 from keystone_nexus.ingest.server import load_schema_ids
 from keystone_nexus.journey.bad import BadRecord, server_rejects, sink_dead_letters
 from keystone_nexus.journey.gold import GoldHighlights, read_highlights
@@ -45,10 +52,10 @@ from keystone_nexus.journey.processes import (
     start_server,
 )
 from keystone_nexus.lake.local import LocalStore
-from keystone_nexus.lake.report import LakeSummary, summarize
 from keystone_nexus.olist.generate import generate
 from keystone_nexus.olist.reader import Row, dataset_file, read
-from keystone_nexus.transform import DEFAULT_PROJECT, Toolchain, TransformReport, TransformRun, run_transform
+from keystone_nexus.repair.lake_summary import LakeSummary, summarize
+from keystone_nexus.replay.via_grpc import ViaReport, replay_via
 
 ServerKind = Literal["auto", "cpp", "twin"]
 LakeKind = Literal["local", "s3"]

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from typing import Unpack
 
-from keystone_nexus.aws import AwsOptions
+from keystone_nexus.aws.clients import AwsOptions
 from keystone_nexus.lake.local import LocalStore
 from keystone_nexus.lake.s3 import S3Limits, S3Store
 from keystone_nexus.lake.store import ObjectStore
-from keystone_nexus.metrics import AwsCallMetrics
+from keystone_nexus.ops.metrics import AwsCallMetrics
 
 __all__ = ["open_store"]
 

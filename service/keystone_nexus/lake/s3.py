@@ -21,7 +21,7 @@ of at most ``max_wait_s``; every other error is raised at once. Each try is time
 counted as an error when it fails, in ``calls`` (service ``s3``, the S3 operation).
 
 Every try is bounded in time. Requests without a body rely on the connect and read
-timeouts of :class:`~keystone_nexus.aws.AwsOptions`. Requests with one (PutObject,
+timeouts of :class:`~keystone_nexus.aws.clients.AwsOptions`. Requests with one (PutObject,
 UploadPart) also get a deadline of ``timeout_s + size / min_upload_rate`` (``timeout_s``
 is connect + read timeout): botocore sends them with ``Expect: 100-continue``, and
 aiohttp neither times the wait for the "100 Continue" nor the sending of the body, so
@@ -51,10 +51,10 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from keystone_nexus.aws import AwsOptions, client, error_code
+from keystone_nexus.aws.clients import AwsOptions, client, error_code
 from keystone_nexus.errors import PreconditionFailedError, StoreError, StoreUnavailableError
 from keystone_nexus.lake.store import StoredObject, check_key, check_prefix, check_put
-from keystone_nexus.metrics import AwsCallMetrics
+from keystone_nexus.ops.metrics import AwsCallMetrics
 
 __all__ = ["MIN_PART_SIZE", "S3Limits", "S3Store"]
 

@@ -28,9 +28,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from numpy.typing import NDArray
 
-from keystone_nexus import contracts
-from keystone_nexus.contracts import EntitySpec, FieldType
-from keystone_nexus.olist import catalog
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts.entities import EntitySpec, FieldType
+from keystone_nexus.olist import reference as catalog
 
 Fmt = Literal["csv", "jsonl"]
 I64 = NDArray[np.int64]

@@ -16,9 +16,9 @@ from typing import Any, Literal
 
 import orjson
 
-from keystone_nexus.contracts import EntitySpec, FieldSpec, FieldType
-from keystone_nexus.schemas import entity_definition
-from keystone_nexus.validate import RecordInvalid, check
+from keystone_nexus.contracts.entities import EntitySpec, FieldSpec, FieldType
+from keystone_nexus.contracts.json_schema import entity_definition
+from keystone_nexus.contracts.validate import RecordInvalid, check
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 

@@ -21,7 +21,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from keystone_nexus.aws import AwsOptions, client, error_code
+from keystone_nexus.aws.clients import AwsOptions, client, error_code
 from keystone_nexus.errors import (
     IncompatibleSchemaError,
     NexusError,
@@ -29,7 +29,7 @@ from keystone_nexus.errors import (
     RegistryUnavailableError,
     SchemaNotFoundError,
 )
-from keystone_nexus.metrics import AwsCallMetrics
+from keystone_nexus.ops.metrics import AwsCallMetrics
 from keystone_nexus.registry.base import Compatibility, DataFormat, SchemaVersion
 
 T = TypeVar("T")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from keystone_nexus.contracts import entities
+from keystone_nexus.contracts.avro_schema import avro_definition, avro_schema_name
+from keystone_nexus.contracts.entities import entities
+from keystone_nexus.contracts.json_schema import all_definitions
 from keystone_nexus.registry.base import DataFormat, SchemaRegistry, SchemaVersion
-from keystone_nexus.schemas import all_definitions
-from keystone_nexus.schemas_avro import avro_definition, avro_schema_name
 
 
 @dataclass(frozen=True, slots=True)

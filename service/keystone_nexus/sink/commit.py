@@ -38,18 +38,18 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from keystone_nexus.contracts import EntitySpec
+from keystone_nexus.contracts.entities import EntitySpec
+from keystone_nexus.contracts.json_schema import entity_definition
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.base import SchemaRegistry
-from keystone_nexus.schemas import entity_definition
 from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import Record, RecordColumns
-from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.checkpoint import PendingCut, Versioned
 from keystone_nexus.sink.continuity import check_start
 from keystone_nexus.sink.dead_letter import DeadLetterSink
 from keystone_nexus.sink.decode import resolve_versions
 from keystone_nexus.sink.encode import Compression, EncodedBatch, Placement, Writer, encode_batch
+from keystone_nexus.sink.glue_catalog import NoCatalog, TableCatalog
 
 CRASH_POINTS = ("after_announce", "after_data", "after_checkpoint", "after_kafka_commit")
 

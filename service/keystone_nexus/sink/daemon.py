@@ -20,16 +20,16 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
-from keystone_nexus.contracts import UnknownEntityError, entity_for_topic
+from keystone_nexus.contracts.entities import UnknownEntityError, entity_for_topic
 from keystone_nexus.errors import PreconditionFailedError
 from keystone_nexus.lake.store import ObjectStore
-from keystone_nexus.metrics import PartitionLag, SinkMetrics
+from keystone_nexus.ops.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.sink import checkpoint, fetch, naming
 from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Record
-from keystone_nexus.sink.catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
+from keystone_nexus.sink.glue_catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.out_of_range import OutOfRange, Side, classify, record_gap
 
 log = logging.getLogger("keystone_nexus.sink")

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from uuid import UUID
 
-from keystone_nexus import wire
-from keystone_nexus.contracts import EntitySpec
+from keystone_nexus.contracts import glue_header as wire
+from keystone_nexus.contracts.avro_schema import avro_schema_name
+from keystone_nexus.contracts.entities import EntitySpec
 from keystone_nexus.errors import SchemaNotFoundError
 from keystone_nexus.registry.base import SchemaRegistry, SchemaVersion
-from keystone_nexus.schemas_avro import avro_schema_name
 from keystone_nexus.sink.batcher import Record
 
 

@@ -17,14 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from keystone_nexus import wire
+from keystone_nexus.contracts import glue_header as wire
+from keystone_nexus.contracts.arrow_schema import UnsupportedSchemaError
+from keystone_nexus.contracts.avro_batch import avro_batch
+from keystone_nexus.contracts.validate_batch import BatchResult, validate_batch
 from keystone_nexus.registry.base import SchemaVersion
 from keystone_nexus.sink import naming
-from keystone_nexus.sink.arrow_schema import UnsupportedSchemaError
-from keystone_nexus.sink.avro_batch import avro_batch
 from keystone_nexus.sink.batcher import Record, RecordColumns
 from keystone_nexus.sink.decode import Resolved, group_records
-from keystone_nexus.sink.validate_batch import BatchResult, validate_batch
 
 HOUR_MS = 3_600_000
 # The latest time a lake partition can be named by (9999-12-31T23:59:59.999Z).

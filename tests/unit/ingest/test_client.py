@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keystone_nexus import contracts
+from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import ConfigError
 from keystone_nexus.ingest.client import parse_target, record_event
 

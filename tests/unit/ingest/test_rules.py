@@ -11,14 +11,14 @@ import orjson
 import pytest
 
 from keystone.olist.v1 import olist_pb2
-from keystone_nexus import contracts
-from keystone_nexus.events import to_event
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts.events import to_event
+from keystone_nexus.contracts.json_schema import entity_definition
+from keystone_nexus.contracts.validate import RecordInvalid, check
 from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.client import record_event
 from keystone_nexus.ingest.rules import Checked, check_event, number_text, quote
 from keystone_nexus.olist.generate import build_tables
-from keystone_nexus.schemas import entity_definition
-from keystone_nexus.validate import RecordInvalid, check
 
 MD5 = "0123456789abcdef0123456789abcdef"
 ITEM: dict[str, Any] = {

@@ -12,7 +12,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from keystone_nexus import contracts, wire
+from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.contracts import glue_header as wire
 from keystone_nexus.errors import PreconditionFailedError
 from keystone_nexus.lake.local import LocalStore
 from keystone_nexus.registry import sync_schemas
@@ -187,7 +188,7 @@ async def test_avro_and_json_payloads_land_in_the_same_table(setup) -> None:
 
     import fastavro
 
-    from keystone_nexus.schemas_avro import avro_schema, avro_schema_name
+    from keystone_nexus.contracts.avro_schema import avro_schema, avro_schema_name
 
     store, registry, executor, json_version, root = setup
     avro_version = await registry.latest(avro_schema_name(ENTITY))

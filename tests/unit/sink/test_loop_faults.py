@@ -14,8 +14,8 @@ import pytest
 from aiokafka.errors import OffsetOutOfRangeError
 
 from keystone_nexus.errors import StoreUnavailableError
-from keystone_nexus.health import HealthServer
 from keystone_nexus.lake.local import LocalStore
+from keystone_nexus.ops.health import HealthServer
 from keystone_nexus.sink.daemon import BronzeSink, Rebalance
 from tests.unit.sink.loopkit import (
     TP,

@@ -1,0 +1,68 @@
+"""Settings that reference AWS Secrets Manager, resolved once at start-up.
+
+Any string setting may hold `aws-secretsmanager:<secret id>` (the whole secret string)
+or `aws-secretsmanager:<secret id>#<key>` (one key of a JSON secret), e.g.
+NEXUS_KAFKA__SASL_PASSWORD=aws-secretsmanager:prod/msk-scram#password. Values land in
+the settings as they are typed (SecretStr stays SecretStr); errors name the setting and
+the secret id, never the value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, SecretStr
+
+from keystone_nexus.aws.clients import AwsOptions, client, error_code
+from keystone_nexus.config import Settings
+from keystone_nexus.errors import ConfigError
+
+PREFIX = "aws-secretsmanager:"
+
+
+def references(settings: Settings) -> dict[tuple[str, str], str]:
+    """(section, field) -> reference, for every setting that points at a secret."""
+    found = {}
+    for section_name in Settings.model_fields:
+        section = getattr(settings, section_name)
+        if not isinstance(section, BaseModel):
+            continue
+        for field_name in type(section).model_fields:
+            value = getattr(section, field_name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if isinstance(text, str) and text.startswith(PREFIX):
+                found[(section_name, field_name)] = text.removeprefix(PREFIX)
+    return found
+
+
+async def resolve_secrets(settings: Settings, options: AwsOptions) -> Settings:
+    """The settings with every secret reference replaced by the secret's value."""
+    refs = references(settings)
+    if not refs:
+        return settings
+    fetched: dict[str, str] = {}
+    async with client(options, "secretsmanager") as sm:
+        for (section_name, field_name), ref in refs.items():
+            secret_id, _, key = ref.partition("#")
+            setting = f"{section_name}.{field_name}"
+            if secret_id not in fetched:
+                try:
+                    answer = await sm.get_secret_value(SecretId=secret_id)
+                except (ClientError, BotoCoreError) as exc:
+                    code = error_code(exc) or type(exc).__name__
+                    raise ConfigError(f"{setting}: secret {secret_id!r} could not be read ({code})") from None
+                fetched[secret_id] = answer.get("SecretString") or ""
+            value: Any = fetched[secret_id]
+            if key:
+                try:
+                    value = orjson.loads(value)[key]
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    raise ConfigError(f"{setting}: secret {secret_id!r} has no JSON key {key!r}") from None
+            section = getattr(settings, section_name)
+            current = getattr(section, field_name)
+            typed = SecretStr(str(value)) if isinstance(current, SecretStr) else str(value)
+            section = section.model_copy(update={field_name: typed})
+            settings = settings.model_copy(update={section_name: section})
+    return settings

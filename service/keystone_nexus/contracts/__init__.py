@@ -1,0 +1,1 @@
+"""The event contracts: entities, their JSON and Avro schemas, the Glue header, record validation."""

@@ -1,0 +1,1 @@
+"""Kafka clients beside the sink's consumer: admin, producer, range reader, MSK IAM auth."""
