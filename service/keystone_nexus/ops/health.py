@@ -19,14 +19,27 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
 from keystone_nexus import __version__
 from keystone_nexus.ops.metrics import SinkMetrics
-from keystone_nexus.sink.daemon import BronzeSink
 from keystone_nexus.startup import Startup
+
+
+class SinkView(Protocol):
+    """What the health endpoint reads of a running sink (the daemon's BronzeSink)."""
+
+    @property
+    def metrics(self) -> SinkMetrics: ...
+
+    def status(self) -> dict[str, Any]: ...  # /status, and it refreshes the lag gauges
+
+    def ready_reasons(self) -> list[str]: ...  # empty: ready, as far as the partitions tell
+
+    def loop_age_s(self) -> float: ...  # since the consume loop last came round
 
 
 async def broker_reachable(bootstrap_servers: Sequence[str], timeout_s: float = 1.0) -> bool:
@@ -48,7 +61,7 @@ def _json(doc: object, status: int = 200) -> web.Response:
 class HealthServer:
     def __init__(
         self,
-        sink: BronzeSink | None,
+        sink: SinkView | None,
         bootstrap_servers: str,
         host: str,
         port: int,
@@ -93,7 +106,7 @@ class HealthServer:
             self._metrics = SinkMetrics()
         return self._metrics
 
-    def serve(self, sink: BronzeSink) -> None:
+    def serve(self, sink: SinkView) -> None:
         """Start-up is over: answer for `sink` from now on."""
         self.sink = sink
 
@@ -111,7 +124,7 @@ class HealthServer:
     async def healthz(self, _request: web.Request) -> web.Response:
         if self.sink is None:
             return _json({"status": "starting", "waiting_for": self.startup.waiting_for()})
-        age = time.monotonic() - self.sink.last_loop
+        age = self.sink.loop_age_s()
         alive = age < self.liveness_bound_s
         doc = {
             "status": "ok" if alive else "stalled",
@@ -126,12 +139,7 @@ class HealthServer:
         reasons = []
         if not await broker_reachable(self.bootstrap):
             reasons.append("broker unreachable: " + ",".join(self.bootstrap))
-        if not self.sink.parts:
-            reasons.append("no partitions assigned yet")
-        failing = [f"{tp.topic}[{tp.partition}]" for tp, s in self.sink.parts.items() if s.failures]
-        if failing:
-            reasons.append("writes failing (lake or registry) for " + ", ".join(sorted(failing)))
-        reasons += self.sink.unready()
+        reasons += self.sink.ready_reasons()
         if reasons:
             return _json({"ready": False, "reasons": reasons}, 503)
         return _json({"ready": True})

@@ -25,73 +25,19 @@ from keystone_nexus.errors import PreconditionFailedError
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.ops.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
-from keystone_nexus.sink import checkpoint, fetch, naming
-from keystone_nexus.sink.batcher import CutReason, CutRules, PartitionBuffer, Record
-from keystone_nexus.sink.commit import BatchOutcome, CommitOptions, CrashInjector, PartitionCommitter
+from keystone_nexus.sink import checkpoint, fetch, naming, status
+from keystone_nexus.sink.batcher import CutReason, PartitionBuffer, Record
+from keystone_nexus.sink.commit import BatchOutcome, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
 from keystone_nexus.sink.glue_catalog import NoCatalog, TableCatalog
 from keystone_nexus.sink.out_of_range import OutOfRange, Side, classify, record_gap
+from keystone_nexus.sink.state import PartitionState, SetupRetry, SinkOptions, SinkTotals
+
+__all__ = ["BronzeSink", "PartitionState", "Rebalance", "SetupRetry", "SinkOptions", "SinkTotals"]
 
 log = logging.getLogger("keystone_nexus.sink")
 
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-
-
-@dataclass(frozen=True, slots=True)
-class SinkOptions:
-    rules: CutRules
-    commit: CommitOptions
-    memory_budget_bytes: int = 256 * 1024 * 1024
-    fetch_max_records: int = 10_000
-    drain_timeout_s: float = 30.0
-    setup_timeout_s: float = 30.0  # bound on each await of a partition's setup
-    kafka_commit_timeout_s: float = 10.0  # bound on the consumer-group offset commit
-    on_out_of_range: str = "halt"  # or "skip" (out_of_range.py)
-    read_committed: bool = True  # the consumer's isolation level: lag counts to the LSO
-
-
-@dataclass
-class SinkTotals:
-    batches: int = 0
-    records_valid: int = 0
-    records_dead: int = 0
-    records_skipped: int = 0
-    files: int = 0
-    bytes_written: int = 0
-    failures: int = 0
-    rebalances: int = 0
-    offsets_out_of_range: int = 0
-
-
-@dataclass
-class PartitionState:
-    committer: PartitionCommitter
-    buffer: PartitionBuffer
-    task: asyncio.Task[BatchOutcome] | None = None
-    inflight_bytes: int = 0
-    inflight_oldest_ms: int | None = None
-    failures: int = 0
-    retry_at: float = 0.0
-    last_flush: float | None = None
-    paused: bool = False
-    # After a failed batch, until its rewind (checkpoint reload, seek) is done: nothing is
-    # buffered or cut, and the partition is paused (docs/exactly-once.md, "rewinds").
-    rewinding: bool = False
-    log_start: int = 0  # from ListOffsets at assignment
-    in_range: bool = False  # the checkpoint was found within the log (out_of_range.py)
-    out_of_range: OutOfRange | None = None  # halted (or being skipped) until this is cleared
-    batch_id: str = ""  # of the batch in flight, for the logs
-    batch_started: float = 0.0
-
-
-@dataclass
-class SetupRetry:
-    """An assigned partition whose setup failed, and when it is tried again."""
-
-    attempts: int = 0
-    retry_at: float = 0.0
-    error: str = ""
-    task: asyncio.Task[PartitionState] | None = None
 
 
 @dataclass
@@ -454,7 +400,8 @@ class BronzeSink:
         return out
 
     def status(self) -> dict[str, Any]:
-        """What /status shows: assignment, per-partition offsets and lag, last flushes."""
+        """What /status shows: assignment, per-partition offsets and lag, last flushes
+        (and, as it is read, the lag and cache gauges are refreshed)."""
         now_ms = int(time.time() * 1000)
         lags = self.lags()
         by_topic = self.metrics.set_lag(lags, now_ms)
@@ -466,64 +413,20 @@ class BronzeSink:
             self.metrics.schema_cache_misses.set(misses)
         return {
             "owner": self.owner,
-            "partitions": [
-                {
-                    "topic": lag.topic,
-                    "partition": lag.partition,
-                    "committed": lag.committed,
-                    "high_water": lag.high_water,
-                    "offset_lag": lag.offset_lag,
-                    "time_lag_s": round(lag.time_lag_s(now_ms), 3),
-                    "buffered": len(state.buffer.records),
-                    "in_flight": state.task is not None,
-                    "paused": state.paused,
-                    "rewinding": state.rewinding,
-                    "out_of_range": None if state.out_of_range is None else state.out_of_range.doc(),
-                    "failures": state.failures,
-                    "last_flush": state.last_flush,
-                }
-                for lag, state in zip(
-                    lags, (self.parts[TopicPartition(p.topic, p.partition)] for p in lags), strict=True
-                )
-            ],
-            "waiting": [
-                {
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                    "attempts": retry.attempts,
-                    "error": retry.error,
-                    "retry_in_s": round(max(0.0, retry.retry_at - time.monotonic()), 3),
-                }
-                for tp, retry in sorted(
-                    self.waiting.items(), key=lambda item: (item[0].topic, item[0].partition)
-                )
-            ],
-            "topics": {
-                topic: {
-                    "sum_offset_lag": t.sum_offset_lag,
-                    "max_offset_lag": t.max_offset_lag,
-                    "estimated_max_time_lag_s": round(t.estimated_max_time_lag_s, 3),
-                }
-                for topic, t in by_topic.items()
-            },
+            "partitions": status.partition_rows(lags, self.parts, now_ms),
+            "waiting": status.waiting_rows(self.waiting, time.monotonic()),
+            "topics": status.topic_rows(by_topic),
             "totals": dict(self.totals.__dict__),
-            "last_loop_age_s": round(time.monotonic() - self.last_loop, 3),
+            "last_loop_age_s": round(self.loop_age_s(), 3),
         }
 
-    def unready(self) -> list[str]:
-        """Why /readyz should fail because of the partitions (empty: no reason)."""
-        reasons = []
-        if self.waiting:
-            names = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in self.waiting))
-            reasons.append(f"partition setup failing (committed offset or checkpoint) for {names}")
-        halted = sorted(
-            f"{tp.topic}[{tp.partition}] ({s.out_of_range.side}, checkpoint {s.out_of_range.next_offset})"
-            for tp, s in self.parts.items()
-            if s.out_of_range is not None
-        )
-        if halted:
-            reasons.append(f"offsets out of range ({self.options.on_out_of_range}) for " + ", ".join(halted))
-        return reasons
+    def loop_age_s(self) -> float:
+        """Seconds since the consume loop last came round (liveness)."""
+        return time.monotonic() - self.last_loop
+
+    def ready_reasons(self) -> list[str]:
+        """Why the sink is not ready, as far as its partitions tell (empty: ready)."""
+        return status.ready_reasons(self.parts, self.waiting, self.options.on_out_of_range)
 
     # -- offsets out of range (out_of_range.py) -----------------------------------
 

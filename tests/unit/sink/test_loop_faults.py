@@ -170,7 +170,7 @@ async def test_a_checkpoint_below_the_log_start_is_never_passed_over_silently(la
         (part,) = sink.status()["partitions"]
         assert part["out_of_range"]["side"] == "below-log-start" and part["paused"]
         assert (part["out_of_range"]["first"], part["out_of_range"]["last"]) == (0, 14)
-        assert any("offsets out of range (halt)" in r for r in sink.unready())
+        assert any("offsets out of range (halt)" in r for r in sink.ready_reasons())
         assert not lake_offsets(root, "bronze") and not (root / "_gaps").exists()
         return
 
@@ -181,7 +181,7 @@ async def test_a_checkpoint_below_the_log_start_is_never_passed_over_silently(la
     gap = orjson.loads((root / "_gaps" / TP.topic / "0" / "0-14.json").read_bytes())
     assert (gap["side"], gap["first"], gap["last"], gap["log_start"]) == ("below-log-start", 0, 14, 15)
     assert lake_offsets(root, "bronze") == sorted(o for o in valid if o >= 15)
-    assert not sink.unready()
+    assert not sink.ready_reasons()
 
 
 async def test_the_brokers_offset_out_of_range_error_halts_the_partition(lake) -> None:
