@@ -24,7 +24,7 @@ from keystone_nexus.aws.clients import AwsOptions
 from keystone_nexus.aws.secrets import resolve_secrets
 from keystone_nexus.config import AwsSettings, KafkaSettings, MetricsSettings, Settings
 from keystone_nexus.errors import ConfigError, StartupError
-from keystone_nexus.kafka import msk_iam
+from keystone_nexus.kafka import fetch, msk_iam
 from keystone_nexus.lake.fence import probe_fencing
 from keystone_nexus.lake.open import open_store
 from keystone_nexus.lake.store import ObjectStore
@@ -37,7 +37,6 @@ from keystone_nexus.registry import sync_schemas
 from keystone_nexus.registry.cache import CachedRegistry
 from keystone_nexus.registry.glue import GlueRegistry
 from keystone_nexus.registry.local import LocalRegistry
-from keystone_nexus.sink import fetch
 from keystone_nexus.sink.batcher import CutRules
 from keystone_nexus.sink.commit import CommitOptions, CrashInjector
 from keystone_nexus.sink.daemon import BronzeSink, Rebalance, SinkOptions, SinkTotals

@@ -13,7 +13,7 @@ from aiokafka.consumer import fetcher
 from aiokafka.structs import ConsumerRecord
 from confluent_kafka import Producer
 
-from keystone_nexus.sink import fetch
+from keystone_nexus.kafka import fetch
 from keystone_nexus.sink.batcher import RecordColumns, record_sizes, records_size
 from tests.integration.sinkkit import PARTITIONS, TOPICS, Broker, produce_transactions
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from keystone_nexus.sink import fetch
+from keystone_nexus.kafka import fetch
 
 
 async def topic_counts(

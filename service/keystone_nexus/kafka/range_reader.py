@@ -8,8 +8,8 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from keystone_nexus.errors import NexusError
-from keystone_nexus.sink import fetch
-from keystone_nexus.sink.batcher import RawRecord, Record
+from keystone_nexus.kafka import fetch
+from keystone_nexus.kafka.records import RawRecord, Record
 
 __all__ = ["KafkaRangeReader", "RangeReadError"]
 

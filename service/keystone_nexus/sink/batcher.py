@@ -12,33 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import attrgetter
-from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
+from keystone_nexus.kafka.records import RawRecord, Record
 
-class Record(Protocol):
-    """What the sink needs of a Kafka record; aiokafka's ConsumerRecord has it as is."""
-
-    @property
-    def offset(self) -> int: ...
-    @property
-    def timestamp(self) -> int: ...  # milliseconds
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RawRecord:
-    """A record built by hand (tests, replays); the consume loop buffers aiokafka's own."""
-
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
+__all__ = ["CutReason", "CutRules", "PartitionBuffer", "RawRecord", "Record", "RecordColumns"]
 
 
 _OFFSET = attrgetter("offset")

@@ -13,7 +13,7 @@ from aiokafka.consumer import fetcher
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from aiokafka.structs import TopicPartition
 
-from keystone_nexus.sink import fetch
+from keystone_nexus.kafka import fetch
 
 TP = TopicPartition("olist.orders.v1", 0)
 PER_BATCH = 25
