@@ -34,11 +34,3 @@ def client(options: AwsOptions, service: str) -> AbstractAsyncContextManager[Any
         max_pool_connections=options.max_pool_connections,
     )
     return session.client(service, endpoint_url=options.endpoint_url, config=config)  # type: ignore[no-any-return]
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a botocore ClientError, or "" for other errors."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""

@@ -15,7 +15,8 @@ import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, SecretStr
 
-from keystone_nexus.aws.clients import AwsOptions, client, error_code
+from keystone_nexus.aws.clients import AwsOptions, client
+from keystone_nexus.aws.errors import error_code
 from keystone_nexus.config import Settings
 from keystone_nexus.errors import ConfigError
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from keystone_nexus.aws.clients import error_code
+from keystone_nexus.aws.errors import error_code
 from keystone_nexus.dashboard.gold import Row
 from keystone_nexus.errors import GoldError, GoldNotBuiltError, GoldUnavailableError
 

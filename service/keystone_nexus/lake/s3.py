@@ -47,11 +47,11 @@ from contextlib import AsyncExitStack, suppress
 from functools import partial
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from keystone_nexus.aws.clients import AwsOptions, client, error_code
+from keystone_nexus.aws.clients import AwsOptions, client
+from keystone_nexus.aws.errors import NETWORK_ERRORS, classify, error_code
 from keystone_nexus.errors import PreconditionFailedError, StoreError, StoreUnavailableError
 from keystone_nexus.lake.store import StoredObject, check_key, check_prefix, check_put
 from keystone_nexus.ops.metrics import AwsCallMetrics
@@ -64,17 +64,7 @@ MiB = 1024 * 1024
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every part but the last
 
 _CONDITION_FAILED = {"PreconditionFailed", "ConditionalRequestConflict"}
-_TRANSIENT = {
-    "SlowDown",
-    "InternalError",
-    "ServiceUnavailable",
-    "RequestTimeout",
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-}
 WRITE_ID = "nexus-write-id"  # user metadata on conditional puts, for _landed
-_NETWORK = (BotoConnectionError, HTTPClientError, TimeoutError, ConnectionError)
 
 
 class S3Limits(TypedDict, total=False):
@@ -89,25 +79,22 @@ class S3Limits(TypedDict, total=False):
     list_page_size: int
 
 
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
 def _condition_failed(exc: ClientError) -> bool:
-    return error_code(exc) in _CONDITION_FAILED or _status(exc) == 412
+    failure = classify(exc)
+    return failure.code in _CONDITION_FAILED or failure.status == 412
 
 
 def _translate(exc: BaseException, what: str) -> StoreError:
+    failure = classify(exc)
     if isinstance(exc, ClientError):
-        code, status = error_code(exc), _status(exc)
         if _condition_failed(exc):
-            return PreconditionFailedError(f"{what}: the condition failed ({code})")
-        if code in _TRANSIENT or status >= 500 or status == 429 or code[:1] == "5":
+            return PreconditionFailedError(f"{what}: the condition failed ({failure.code})")
+        if failure.transient:
             return StoreUnavailableError(f"{what}: S3 unavailable, try again later: {exc}")
-        if code == "NoSuchBucket":
+        if failure.code == "NoSuchBucket":
             return StoreError(f"{what}: the bucket does not exist; create it or fix the lake uri")
         return StoreError(f"{what}: {exc}")
-    if isinstance(exc, _NETWORK):
+    if failure.network:
         return StoreUnavailableError(f"{what}: S3 unreachable or not answering: {exc}")
     return StoreError(f"{what}: {exc}")
 
@@ -221,7 +208,7 @@ class S3Store:
                 try:
                     async with asyncio.timeout(deadline_s):
                         return await call()
-                except (ClientError, BotoCoreError, *_NETWORK) as exc:
+                except (ClientError, BotoCoreError, *NETWORK_ERRORS) as exc:
                     raise _translate(exc, what) from exc
         raise AssertionError("unreachable")
 

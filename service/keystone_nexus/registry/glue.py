@@ -21,7 +21,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from keystone_nexus.aws.clients import AwsOptions, client, error_code
+from keystone_nexus.aws.clients import AwsOptions, client
+from keystone_nexus.aws.errors import classify, error_code
 from keystone_nexus.errors import (
     IncompatibleSchemaError,
     NexusError,
@@ -35,14 +36,6 @@ from keystone_nexus.registry.base import Compatibility, DataFormat, SchemaVersio
 T = TypeVar("T")
 
 _NOT_FOUND = {"EntityNotFoundException"}
-_TRANSIENT = {
-    "ThrottlingException",
-    "InternalServiceException",
-    "OperationTimeoutException",
-    "ServiceUnavailable",
-    "RequestTimeout",
-    "ConcurrentModificationException",
-}
 
 
 def _translate(exc: Exception, what: str) -> NexusError:
@@ -51,7 +44,7 @@ def _translate(exc: Exception, what: str) -> NexusError:
         return SchemaNotFoundError(f"{what}: not found in the Glue Schema Registry ({code})")
     if code == "InvalidInputException" and "compatib" in str(exc).lower():
         return IncompatibleSchemaError(f"{what}: {exc}")
-    if code in _TRANSIENT or isinstance(exc, BotoCoreError) or code.startswith("5"):
+    if classify(exc).transient:
         return RegistryUnavailableError(f"{what}: Glue Schema Registry unavailable: {exc}")
     return RegistryError(f"{what}: {exc}")
 

@@ -42,11 +42,11 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 import pyarrow as pa
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from keystone_nexus.aws.clients import AwsOptions, client, error_code
+from keystone_nexus.aws.clients import AwsOptions, client
+from keystone_nexus.aws.errors import TRANSIENT_CODES, classify
 from keystone_nexus.contracts.arrow_schema import json_type, object_properties
 from keystone_nexus.errors import CatalogError
 from keystone_nexus.ops.metrics import AwsCallMetrics
@@ -74,20 +74,8 @@ PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
 TABLE_PARAMETERS = {"classification": "parquet", "EXTERNAL": "TRUE", "parquet.compression": "SNAPPY"}
 
-_TRANSIENT = {
-    "ThrottlingException",
-    "Throttling",
-    "InternalServiceException",
-    "OperationTimeoutException",
-    "ConcurrentModificationException",
-    "ResourceNotReadyException",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-}
 _ALREADY_EXISTS = "AlreadyExistsException"
 _NOT_FOUND = "EntityNotFoundException"
-_NETWORK = (BotoConnectionError, HTTPClientError, TimeoutError, ConnectionError)
 _DT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _HR = re.compile(r"[0-9]{2}")
 
@@ -227,22 +215,17 @@ def _same_columns(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]
 # --- I/O: the Glue Data Catalog ------------------------------------------------------
 
 
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-
-
 def _api_name(operation: str) -> str:
     """The API's name of a client method: get_partitions -> GetPartitions."""
     return "".join(part.capitalize() for part in operation.split("_"))
 
 
 def _translate(exc: BaseException, what: str) -> CatalogError:
+    failure = classify(exc)
     if isinstance(exc, ClientError):
-        code, status = error_code(exc), _status(exc)
-        transient = code in _TRANSIENT or status >= 500 or status == 429 or code[:1] == "5"
-        hint = "Glue unavailable, try again later" if transient else "Glue refused"
-        return CatalogError(f"{what}: {hint}: {exc}", code=code, retriable=transient)
-    if isinstance(exc, _NETWORK):
+        hint = "Glue unavailable, try again later" if failure.transient else "Glue refused"
+        return CatalogError(f"{what}: {hint}: {exc}", code=failure.code, retriable=failure.transient)
+    if failure.network:
         return CatalogError(f"{what}: Glue unreachable or not answering: {exc}", retriable=True)
     return CatalogError(f"{what}: {exc}")
 
@@ -527,7 +510,7 @@ class GlueCatalog:
                 f"{what}: {len(failed)} of {len(chunk)} partitions not registered, e.g. "
                 f"{failed[0].get('PartitionValues')}: {code} {detail.get('ErrorMessage', '')}",
                 code=code,
-                retriable=code in _TRANSIENT,
+                retriable=code in TRANSIENT_CODES,
             )
         created = len(chunk) - len(response.get("Errors", []))
         if created:
