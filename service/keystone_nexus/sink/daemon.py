@@ -22,10 +22,11 @@ from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRa
 
 from keystone_nexus.contracts.entities import UnknownEntityError, entity_for_topic
 from keystone_nexus.errors import PreconditionFailedError
+from keystone_nexus.kafka import fetch
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.ops.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
-from keystone_nexus.sink import checkpoint, fetch, naming, status
+from keystone_nexus.sink import checkpoint, naming, status
 from keystone_nexus.sink.batcher import CutReason, PartitionBuffer, Record
 from keystone_nexus.sink.commit import BatchOutcome, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
