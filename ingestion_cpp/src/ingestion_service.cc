@@ -17,17 +17,27 @@ namespace {
 // StreamCall, reads the next only once that returns (so a stream waiting for room in
 // the producer reads nothing, and gRPC flow control slows its client), and answers
 // when the client's stream ends, the call is cancelled, or the StreamCall says stop.
-// gRPC runs one reaction of a call at a time; the reactor deletes itself when done.
+// The StreamCall's steps may wait, so they run on CallWorkers, never on the reaction's
+// gRPC thread. One read is outstanding at a time, so a call's steps never overlap;
+// StartRead and Finish are a step's last touch of the reactor, which gRPC deletes
+// (OnDone) after Finish.
 class PublishStreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   PublishStreamReactor(grpc::CallbackServerContext* context, grpc::ByteBuffer* response,
                        const RecordBuilder& builder, Producer& producer, const ServiceLimits& limits,
-                       BuildPool* pool, ServiceCounters& counters)
-      : context_(context), response_(response), call_(builder, producer, limits, pool, counters) {
+                       BuildPool* pool, ServiceCounters& counters, CallWorkers& workers)
+      : context_(context), response_(response), workers_(workers), call_(builder, producer, limits, pool, counters) {
     StartRead(&message_);
   }
 
   void OnReadDone(bool ok) override {
+    workers_.Run([this, ok] { Step(ok); });
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void Step(bool ok) {
     if (ok && call_.Add(&message_)) {
       StartRead(&message_);
       return;
@@ -36,11 +46,9 @@ class PublishStreamReactor final : public grpc::ServerReadReactor<grpc::ByteBuff
     Finish(call_.Finish(context_->IsCancelled(), response_));
   }
 
-  void OnDone() override { delete this; }
-
- private:
   grpc::CallbackServerContext* context_;
   grpc::ByteBuffer* response_;
+  CallWorkers& workers_;
   grpc::ByteBuffer message_;
   StreamCall call_;
 };
@@ -53,7 +61,7 @@ IngestionServiceImpl::IngestionServiceImpl(const RecordBuilder& builder, Produce
 
 grpc::ServerReadReactor<grpc::ByteBuffer>* IngestionServiceImpl::PublishStream(grpc::CallbackServerContext* context,
                                                                                grpc::ByteBuffer* response) {
-  return new PublishStreamReactor(context, response, builder_, producer_, limits_, pool_, counters_);
+  return new PublishStreamReactor(context, response, builder_, producer_, limits_, pool_, counters_, workers_);
 }
 
 grpc::Status IngestionServiceImpl::Publish(grpc::ServerContext*, const v1::PublishRequest* request,

@@ -20,6 +20,7 @@
 #include "keystone/olist/v1/ingestion.grpc.pb.h"
 #include "build_pool.h"
 #include "call_outcome.h"
+#include "call_workers.h"
 #include "producer.h"
 #include "record_builder.h"
 
@@ -51,6 +52,7 @@ class IngestionServiceImpl final : public IngestionServiceBase {
   ServiceLimits limits_;
   BuildPool* pool_;
   ServiceCounters counters_;
+  CallWorkers workers_;  // last: destroyed (joined) first, while the rest is still there
 };
 
 }  // namespace nexus
