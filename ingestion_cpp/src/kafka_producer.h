@@ -13,6 +13,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "delivery.h"
+#include "producer.h"
 #include "record_builder.h"
 
 namespace nexus {
@@ -22,7 +23,7 @@ struct ProducerCounters {
   std::atomic<uint64_t> delivery_errors{0};
 };
 
-class KafkaProducer {
+class KafkaProducer final : public Producer {
  public:
   // Throws std::runtime_error naming the bad property.
   KafkaProducer(const KafkaProperties& properties, const Catalog& catalog);
@@ -33,9 +34,9 @@ class KafkaProducer {
   // Queues one record (copying key and value); RD_KAFKA_RESP_ERR__QUEUE_FULL when
   // librdkafka's queue has no room, another error code when it cannot be queued.
   rd_kafka_resp_err_t Produce(const KafkaRecord& record, const std::string& event_id, const std::string& source,
-                              DeliverySlot* slot);
+                              DeliverySlot* slot) override;
   // Serves delivery reports for up to `timeout_ms` (room frees up as they arrive).
-  void Poll(int timeout_ms);
+  void Poll(int timeout_ms) override;
   // Waits up to `timeout_ms` for every queued message; returns how many are left.
   int Flush(int timeout_ms);
   int QueueLength() const;

@@ -9,21 +9,9 @@
 namespace nexus {
 namespace {
 
-std::vector<Uuid> IdsFor(const Catalog& catalog) {
-  std::string text = "{";
-  int n = 0;
-  for (const EntityPlan& e : catalog.entities()) {
-    char uuid[40];
-    std::snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", ++n);
-    text += (n > 1 ? "," : "") + std::string("\"") + e.topic + "\":\"" + uuid + "\"";
-  }
-  text += "}";
-  return SchemaIdsForEntities(catalog, ParseSchemaIds(text));
-}
-
 TEST(RecordBuilder, BuildsTopicKeyAndFramedValue) {
   const Catalog catalog = Catalog::FromDescriptors();
-  const RecordBuilder builder(catalog, IdsFor(catalog));
+  const RecordBuilder builder(catalog, testing::SchemaIdsFor(catalog));
   KafkaRecord record;
   ASSERT_EQ(builder.Build(testing::OrderItemEvent(), &record), "");
   EXPECT_EQ(record.entity->topic, "olist.order_items.v1");
@@ -41,7 +29,7 @@ TEST(RecordBuilder, BuildsTopicKeyAndFramedValue) {
 
 TEST(RecordBuilder, ReturnsTheReasonForABadEvent) {
   const Catalog catalog = Catalog::FromDescriptors();
-  const RecordBuilder builder(catalog, IdsFor(catalog));
+  const RecordBuilder builder(catalog, testing::SchemaIdsFor(catalog));
   v1::Event event = testing::OrderItemEvent();
   event.mutable_order_item()->set_freight_value(-1);
   KafkaRecord record;

@@ -1,7 +1,14 @@
-// Valid sample events for the unit tests, one per entity that the tests use.
+// Valid sample events for the unit tests, one per entity that the tests use, and schema
+// ids for every entity.
 #pragma once
 
+#include <cstdio>
+#include <string>
+#include <vector>
+
 #include "keystone/olist/v1/olist.pb.h"
+#include "catalog.h"
+#include "schema_ids.h"
 
 namespace nexus {
 namespace v1 = keystone::olist::v1;
@@ -37,6 +44,19 @@ inline v1::Event ReviewEvent() {
   review->set_review_comment_message("Recebi bem antes do prazo \"estipulado\".\n");
   review->set_review_creation_date("2018-01-18 00:00:00");
   return event;
+}
+
+// 00000000-0000-4000-8000-00000000000N for the Nth entity of the catalog.
+inline std::vector<Uuid> SchemaIdsFor(const Catalog& catalog) {
+  std::string text = "{";
+  int n = 0;
+  for (const EntityPlan& e : catalog.entities()) {
+    char uuid[40];
+    std::snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", ++n);
+    text += (n > 1 ? "," : "") + std::string("\"") + e.topic + "\":\"" + uuid + "\"";
+  }
+  text += "}";
+  return SchemaIdsForEntities(catalog, ParseSchemaIds(text));
 }
 
 }  // namespace nexus::testing
