@@ -4,8 +4,8 @@ alike, both on the session's broker (tests/integration/conftest.py) with the sam
 version ids. A test asks for `server` (the session's server of its kind) or `launch` (a
 server of its own, with its own settings); `kind` says which server it is, "twin" or "cpp".
 
-What only one server does is tested in its own file: tests/integration/test_ingest_twin.py
-and ingestion_cpp/tests/test_e2e.py.
+What only the C++ server does (its `starting` line, systemd's notify protocol) is in
+ingestion_cpp/tests/test_e2e.py; the twin has nothing of its own left to test as a server.
 """
 
 from __future__ import annotations
