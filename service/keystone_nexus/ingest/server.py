@@ -162,9 +162,20 @@ async def serve(
 
 
 def ingestion_handler(service: IngestionService) -> grpc.GenericRpcHandler:
-    """IngestionService's methods. PublishStream takes its messages as bytes and parses
-    them itself (`parsed_stream`): a message that does not parse then fails the call with
-    INVALID_ARGUMENT naming it, where the generated handler would fail it UNKNOWN."""
+    """IngestionService's methods. Both take their messages as bytes and parse them
+    themselves: a request that does not parse fails its call with INVALID_ARGUMENT (for a
+    stream, naming the message and where to resume: `parsed_stream`), where the generated
+    handlers would fail it UNKNOWN with the exception's text."""
+
+    async def publish(request: bytes, context: grpc.aio.ServicerContext) -> ingestion_pb2.PublishResponse:
+        try:
+            parsed = ingestion_pb2.PublishRequest.FromString(request)
+        except DecodeError:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the request is not a valid PublishRequest; nothing was processed",
+            )
+        return await service.Publish(parsed, context)
 
     async def publish_stream(
         requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
@@ -176,9 +187,7 @@ def ingestion_handler(service: IngestionService) -> grpc.GenericRpcHandler:
         SERVICE_NAME,
         {
             "Publish": grpc.unary_unary_rpc_method_handler(
-                service.Publish,
-                request_deserializer=ingestion_pb2.PublishRequest.FromString,
-                response_serializer=response,
+                publish, request_deserializer=None, response_serializer=response
             ),
             "PublishStream": grpc.stream_unary_rpc_method_handler(
                 publish_stream, request_deserializer=None, response_serializer=response

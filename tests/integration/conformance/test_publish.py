@@ -213,12 +213,28 @@ def test_an_oversize_batch_is_refused_and_the_server_keeps_serving(client: Inges
     assert client.publish([order_item(1)]).accepted == 1
 
 
-def test_a_malformed_request_is_refused_and_the_server_keeps_serving(
+CPP_MALFORMED_PUBLISH = pytest.mark.xfail(
+    strict=True,
+    reason="the C++ server answers a Publish request that does not parse INTERNAL with no details (gRPC's "
+    "generated handler); the fix, reading Publish's request raw as PublishStream does, belongs in "
+    "ingestion_cpp/src/ingestion_service.cc, being refactored elsewhere",
+)
+
+
+@pytest.mark.parametrize(
+    "kind", [pytest.param("twin"), pytest.param("cpp", marks=CPP_MALFORMED_PUBLISH)], indirect=True
+)
+def test_a_malformed_request_is_refused_as_invalid_and_the_server_keeps_serving(
     server: ServerProcess, client: IngestClient
 ) -> None:
-    with grpc.insecure_channel(server.address) as channel, pytest.raises(grpc.RpcError) as err:
-        channel.unary_unary(PUBLISH)(GARBAGE, timeout=5)
-    assert err.value.code() != grpc.StatusCode.OK
+    with grpc.insecure_channel(server.address) as channel:
+        with pytest.raises(grpc.RpcError) as err:
+            channel.unary_unary(PUBLISH)(GARBAGE, timeout=5)
+        assert client.publish([order_item(2)]).accepted == 1
+    assert (err.value.code(), err.value.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "the request is not a valid PublishRequest; nothing was processed",
+    )
     assert client.publish([order_item(2)]).accepted == 1
 
 
