@@ -29,7 +29,8 @@ test: venv transform-env lint cpp-test dashboard-test
 unit: venv
 	$(BIN)/pytest -q tests/unit
 
-integration: venv
+## tests/integration/conformance runs against the twin and the C++ server alike.
+integration: venv cpp
 	$(BIN)/pytest -q tests/integration
 
 ## The whole journey end to end (S3 lake in moto with the C++ server; local lake with the twin).

@@ -12,6 +12,7 @@ costs little next to the server.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import signal
@@ -21,19 +22,40 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_e2e import SERVER, order_item
-
-from keystone.olist.v1 import ingestion_pb2
+from keystone.olist.v1 import ingestion_pb2, olist_pb2
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.dev import stack as devstack
 
 BATCH = 500
+SERVER = Path(__file__).resolve().parents[1] / "build" / "olist_ingestion_enterprise"
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def order_item(n: int) -> olist_pb2.Event:
+    """The order item the figures in ingestion_cpp/README.md were measured with."""
+    return olist_pb2.Event(
+        event_id=str(uuid.uuid4()),
+        source="e2e",
+        entity=olist_pb2.ENTITY_ORDER_ITEMS,
+        order_item=olist_pb2.OrderItem(
+            order_id=md5(f"order-{n}"),
+            order_item_id=1 + n % 3,
+            product_id=md5(f"product-{n}"),
+            seller_id=md5(f"seller-{n % 7}"),
+            shipping_limit_date="2017-09-19 09:45:35",
+            price=58.9 + n,
+            freight_value=13.29,
+        ),
+    )
 
 
 def proc_cpu_rss(pid: int) -> tuple[float, int]:

@@ -158,6 +158,26 @@ def cpp_command(bootstrap: str, ids: Path, *extra: str) -> list[str]:
     ]
 
 
+SERVER_KINDS = ("twin", "cpp")
+
+
+def server_command(kind: str, bootstrap: str, ids: Path, *extra: str) -> list[str]:
+    """The command line of either server (`kind` "twin" or "cpp") on a free loopback port;
+    both take these flags, and every NEXUS_* variable, the same way."""
+    if kind == "cpp":
+        assert CPP_SERVER.exists(), f"{CPP_SERVER} is not built; `make test` builds it (or `make cpp`)"
+        return cpp_command(bootstrap, ids, *extra)
+    assert kind == "twin", kind
+    return twin_command(bootstrap, ids, *extra)
+
+
+def server_env(settings: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without NEXUS_INGEST__* (a developer's own would change
+    what is under test), plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_INGEST__")}
+    return {**env, **(settings or {})}
+
+
 def _consumer(bootstrap: str) -> Consumer:
     return Consumer(
         {"bootstrap.servers": bootstrap, "group.id": f"ingest-{uuid.uuid4()}", "enable.auto.commit": False}

@@ -1,7 +1,8 @@
 """`nexus ingest serve`: the Python twin of the C++ ingestion server (grpc.aio).
 
 Wiring only: the producer, the request builder, the service, the /metrics endpoint,
-gRPC health and reflection, and the shutdown order. On SIGTERM/SIGINT (`stop` set):
+gRPC health and reflection, TLS on the listener (tls_cert/tls_key, mutual with
+tls_client_ca, as the C++ server's --tls-* flags), and the shutdown order. On SIGTERM/SIGINT (`stop` set):
 health goes NOT_SERVING, the server stops taking calls and lets in-flight calls finish
 for `shutdown_grace_s`, then the producer is flushed and /metrics closes; `serve`
 returns how many records were left undelivered (the command exits 1 if any).
@@ -20,23 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import grpc
 import orjson
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc
+from keystone.olist.v1 import ingestion_pb2
 from keystone_nexus.config import IngestSettings, KafkaSettings
 from keystone_nexus.errors import ConfigError
 from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.metrics import MetricsEndpoint, ingest_registry
 from keystone_nexus.ingest.producer import AsyncProducer
-from keystone_nexus.ingest.service import IngestionService, Limits
+from keystone_nexus.ingest.service import IngestionService, Limits, MalformedMessage
 from keystone_nexus.kafka.producer import producer_config
 
 log = logging.getLogger("keystone_nexus.ingest")
@@ -90,8 +92,15 @@ async def serve(
     builder = RecordBuilder(schema_ids)
     producer = AsyncProducer(ingest_producer_config(kafka, ingest, properties or {}, aws_region=aws_region))
     service = IngestionService(
-        builder, producer, Limits(ingest.max_batch_events, ingest.queue_full_timeout_ms / 1000)
+        builder,
+        producer,
+        Limits(ingest.max_batch_events, ingest.queue_full_timeout_ms / 1000, ingest.max_stream_rejections),
     )
+    try:
+        credentials = server_credentials(ingest)
+    except ConfigError:
+        producer.close(0)
+        raise
     metrics = MetricsEndpoint(ingest_registry(service.counters, producer))
     try:
         metrics_port = await _start_metrics(metrics, ingest)
@@ -104,12 +113,15 @@ async def serve(
             ("grpc.max_send_message_length", -1),
         ]
     )
-    ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(service, server)  # type: ignore[no-untyped-call]
+    server.add_generic_rpc_handlers((ingestion_handler(service),))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     try:
-        port = server.add_insecure_port(ingest.listen)
+        if credentials is None:
+            port = server.add_insecure_port(ingest.listen)
+        else:
+            port = server.add_secure_port(ingest.listen, credentials)
     except RuntimeError as exc:
         await metrics.stop()
         producer.close(0)
@@ -123,6 +135,7 @@ async def serve(
             "listen": ingest.listen,
             "port": port,
             "metrics_port": metrics_port,
+            "tls": tls_mode(ingest),
             "brokers": kafka.bootstrap_servers,
         },
     )
@@ -146,6 +159,81 @@ async def serve(
             },
         )
     return unflushed
+
+
+def ingestion_handler(service: IngestionService) -> grpc.GenericRpcHandler:
+    """IngestionService's methods. Both take their messages as bytes and parse them
+    themselves: a request that does not parse fails its call with INVALID_ARGUMENT (for a
+    stream, naming the message and where to resume: `parsed_stream`), where the generated
+    handlers would fail it UNKNOWN with the exception's text."""
+
+    async def publish(request: bytes, context: grpc.aio.ServicerContext) -> ingestion_pb2.PublishResponse:
+        try:
+            parsed = ingestion_pb2.PublishRequest.FromString(request)
+        except DecodeError:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the request is not a valid PublishRequest; nothing was processed",
+            )
+        return await service.Publish(parsed, context)
+
+    async def publish_stream(
+        requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
+    ) -> ingestion_pb2.PublishResponse:
+        return await service.PublishStream(parsed_stream(requests), context)
+
+    response = ingestion_pb2.PublishResponse.SerializeToString
+    return grpc.method_handlers_generic_handler(
+        SERVICE_NAME,
+        {
+            "Publish": grpc.unary_unary_rpc_method_handler(
+                publish, request_deserializer=None, response_serializer=response
+            ),
+            "PublishStream": grpc.stream_unary_rpc_method_handler(
+                publish_stream, request_deserializer=None, response_serializer=response
+            ),
+        },
+    )
+
+
+async def parsed_stream(raw: AsyncIterator[bytes]) -> AsyncIterator[ingestion_pb2.PublishRequest]:
+    """Each stream message parsed; MalformedMessage at the first that is not a PublishRequest."""
+    async for message in raw:
+        try:
+            yield ingestion_pb2.PublishRequest.FromString(message)
+        except DecodeError as exc:
+            raise MalformedMessage(str(exc)) from exc
+
+
+def tls_mode(ingest: IngestSettings) -> str:
+    """As the `serving` line says it: off, tls, or mutual (client certificates required)."""
+    if ingest.tls_cert is None:
+        return "off"
+    return "tls" if ingest.tls_client_ca is None else "mutual"
+
+
+def server_credentials(ingest: IngestSettings) -> grpc.ServerCredentials | None:
+    """TLS on the gRPC listener from tls_cert and tls_key, mutual with tls_client_ca; None
+    for plaintext. The same rules as the C++ server's --tls-* flags."""
+    if (ingest.tls_cert is None) != (ingest.tls_key is None):
+        raise ConfigError("tls_cert and tls_key go together: give both for TLS, or neither for plaintext")
+    if ingest.tls_cert is None or ingest.tls_key is None:
+        if ingest.tls_client_ca is not None:
+            raise ConfigError("tls_client_ca needs tls_cert and tls_key (mutual TLS is TLS first)")
+        return None
+
+    def pem(path: Path, setting: str) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {setting} {path}: {exc.strerror or exc}") from exc
+
+    pair = (pem(ingest.tls_key, "tls_key"), pem(ingest.tls_cert, "tls_cert"))
+    if ingest.tls_client_ca is None:
+        return grpc.ssl_server_credentials([pair])
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=pem(ingest.tls_client_ca, "tls_client_ca"), require_client_auth=True
+    )
 
 
 async def _start_metrics(endpoint: MetricsEndpoint, ingest: IngestSettings) -> int:

@@ -13,8 +13,11 @@ its client through HTTP/2 flow control. A unary batch over `max_batch_events` is
 with INVALID_ARGUMENT; in a stream such a message's events are rejected and the stream
 goes on. A Publish answer has one result per event; a PublishStream answer has the
 counts and one result per *rejected* event (index across the stream), so it follows the
-rejections, not the length of the stream (ingestion.proto). The same behaviour as the
-C++ server.
+rejections, not the length of the stream (ingestion.proto). A stream is answered early,
+for the events it read, once it has `max_stream_rejections` rejected events or once the
+producer queue stayed full; a stream message that is not a PublishRequest ends the call
+with INVALID_ARGUMENT naming the event index to send again from. The same behaviour as
+the C++ server (tests/integration/conformance runs both).
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ EXHAUSTED_REASON = "resource exhausted: the Kafka producer queue is full; retry 
 class Limits:
     max_batch_events: int
     queue_full_timeout_s: float
+    max_stream_rejections: int = 10_000
+
+
+class MalformedMessage(Exception):
+    """A stream message that does not parse as a PublishRequest (raised by the request
+    iterator, `server.parsed_stream`), so the call can say which one it was."""
 
 
 @dataclass
@@ -78,7 +87,7 @@ class Counters:
 
 def batch_over_limit(events: int, limit: int, *, stream: bool) -> str:
     if stream:
-        return f"stream message of {events} events is over the limit of {limit} per message; split it"
+        return f"stream message of {events} events is over the limit of {limit}; split it per message"
     return f"batch of {events} events is over the limit of {limit}; split it"
 
 
@@ -96,6 +105,11 @@ class _Call:
         self.invalid = 0
         self.queue_full = 0
         self.delivery_failed = 0
+
+    @property
+    def rejected_so_far(self) -> int:
+        """Events rejected before their delivery reports (failed deliveries come later)."""
+        return self.invalid + self.queue_full + self.delivery_failed
 
     def _reject(self, event: olist_pb2.Event, reason: str) -> None:
         self.results.add(index=len(self.results), event_id=event.event_id, reason=reason)
@@ -218,18 +232,26 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
         self.counters.calls_stream += 1
         call = _Call(self)
         messages = 0
+        malformed = False
+        limits = self.limits
         # A client that goes away mid-stream ends the request iterator as if it had
         # finished; grpc.aio then cancels this task at its next await, hence a short sleep
         # before answering (less than librdkafka's linger, which the answer waits for
         # anyway). What was queued is still delivered.
         try:
-            async for request in requests:
-                messages += 1
-                if len(request.events) > self.limits.max_batch_events:
-                    reason = batch_over_limit(len(request.events), self.limits.max_batch_events, stream=True)
-                    call.reject_all(request.events, reason)
-                    continue
-                await call.add_all(request.events)
+            try:
+                async for request in requests:
+                    messages += 1
+                    if len(request.events) > limits.max_batch_events:
+                        reason = batch_over_limit(len(request.events), limits.max_batch_events, stream=True)
+                        call.reject_all(request.events, reason)
+                    else:
+                        await call.add_all(request.events)
+                    # Answered early, for what was read: the client sends the rest again.
+                    if call.exhausted or call.rejected_so_far >= limits.max_stream_rejections:
+                        break
+            except MalformedMessage:
+                malformed = True
             await asyncio.sleep(STREAM_END_WAIT_S)
             response = await call.finish("PublishStream", rejections_only=True)
         except asyncio.CancelledError:
@@ -237,8 +259,24 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
             raise
         finally:
             self.counters.stream_latency.observe(time.perf_counter() - started)
+        if malformed:
+            await self._malformed(call, response, messages, context)
         await self._exhausted(call, response, context)
         return response
+
+    @staticmethod
+    async def _malformed(
+        call: _Call, response: ingestion_pb2.PublishResponse, message: int, context: grpc.aio.ServicerContext
+    ) -> None:
+        read = len(call.results)
+        extra = {"stream_message": message, "events": read, "accepted": response.accepted}
+        log.warning("publish_stream_malformed", extra=extra)
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"stream message {message} (0-based) is not a valid PublishRequest; the {read} events before it "
+            f"were processed ({response.accepted} written, {response.rejected} rejected); "
+            f"send again from event index {read}",
+        )
 
     def _cancelled(self, call: _Call, messages: int) -> None:
         self.counters.streams_cancelled += 1
