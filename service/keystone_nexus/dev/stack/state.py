@@ -38,8 +38,13 @@ _STATE_VERSION = 1
 
 @contextlib.contextmanager
 def locked(state_dir: Path) -> Iterator[None]:
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with (state_dir / LOCK_FILE).open("a") as lock:
+    """Hold the state dir's lock (made with the dir if need be) for one up/down/restart."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        lock = (state_dir / LOCK_FILE).open("a")
+    except OSError as exc:
+        raise DevStackError(f"cannot use {state_dir} as the stack's state dir: {exc}") from exc
+    with lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
