@@ -46,7 +46,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
     """The session's local stack: every contract topic with 3 partitions, the lake
     bucket and the Glue registry. Stopped at the end of the session, also when the
     session is interrupted or sent SIGTERM (not on SIGKILL: the processes are
-    detached; `python -m keystone_nexus.dev.stack down DIR` cleans up after that)."""
+    detached; `python -m keystone_nexus dev down --state-dir DIR` cleans up after that)."""
     state_dir = tmp_path_factory.mktemp("stack")
     previous = signal.getsignal(signal.SIGTERM)
     if previous is signal.SIG_DFL:

@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.dev import stack as devstack
 from keystone_nexus.dev.stack import DevStackError, ManagedProcess, StackInfo
+from keystone_nexus.dev.stack import process as stack_process
 
 from .conftest import INTEGRATION_PARTITIONS
 
@@ -417,7 +418,7 @@ def test_a_child_just_after_exec_is_alive_even_before_its_argv_is_readable(
         "sleeper", ["sleep", "60"], port=1, log_path=tmp_path / "logs" / "sleeper.log"
     )
     try:
-        monkeypatch.setattr(devstack, "_proc_identity", lambda pid: ([], proc.start_ticks))
+        monkeypatch.setattr(stack_process, "_proc_identity", lambda pid: ([], proc.start_ticks))
         assert proc.alive()
         # A process recorded by another interpreter still needs a matching /proc entry.
         assert not ManagedProcess.from_json(proc.to_json() | {"pid": proc.pid + 10**6}).alive()

@@ -11,6 +11,7 @@ from pathlib import Path
 import orjson
 
 from keystone_nexus import __version__
+from keystone_nexus.cli import dev as dev_cli
 from keystone_nexus.config import Settings, listen_address, load_settings, metrics_listen_address
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import ConfigError, NexusError
@@ -522,25 +523,6 @@ def cmd_transform(args: argparse.Namespace) -> int:
     return 0 if report.gx_success else 1
 
 
-def cmd_dev_up(args: argparse.Namespace) -> int:
-    from keystone_nexus.dev import stack as devstack
-
-    info = devstack.up(args.state_dir, topics=contracts.topics(), partitions=args.partitions)
-    print(f"broker      {info.bootstrap_servers}")
-    print(f"aws (moto)  {info.aws_endpoint_url}")
-    print(f"lake        {info.lake_uri}")
-    print(f"settings    {args.state_dir / 'env'}   (source it: set -a; . {args.state_dir / 'env'}; set +a)")
-    return 0
-
-
-def cmd_dev_down(args: argparse.Namespace) -> int:
-    from keystone_nexus.dev import stack as devstack
-
-    stopped = devstack.down(args.state_dir)
-    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
-    return 0
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from keystone_nexus.journey import JourneyOptions, render, run_journey
 
@@ -770,14 +752,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--work-dir", type=Path, help="dbt target, logs, GX output (default <duckdb>.transform)")
     tr.set_defaults(func=cmd_transform)
 
-    dev = commands.add_parser("dev", help="the local stack").add_subparsers(dest="dev", required=True)
-    up = dev.add_parser("up", help="start the local broker and AWS stand-in")
-    up.add_argument("--state-dir", type=Path, required=True)
-    up.add_argument("--partitions", type=int, default=6)
-    up.set_defaults(func=cmd_dev_up)
-    down = dev.add_parser("down", help="stop what `dev up` started")
-    down.add_argument("--state-dir", type=Path, required=True)
-    down.set_defaults(func=cmd_dev_down)
+    dev_cli.register(commands)
 
     demo = commands.add_parser(
         "demo", help="the whole journey: stack, dataset with bad events, gRPC server, sink, transform"

@@ -1,0 +1,100 @@
+"""`nexus dev up|down|status|env --state-dir DIR`: the local stack (keystone_nexus.dev.stack).
+
+Failures are :class:`~keystone_nexus.dev.stack.DevStackError`, a NexusError, so the
+command line prints them on one line (``nexus: ...``) and exits 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from keystone_nexus.contracts import entities as contracts
+
+
+def _partitions(text: str) -> int:
+    """`--partitions`: a whole number >= 1 (argparse names the option when it is not)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
+    return value
+
+
+def cmd_dev_up(args: argparse.Namespace) -> int:
+    from keystone_nexus.dev import stack
+
+    info = stack.up(
+        args.state_dir,
+        topics=args.topics or contracts.topics(),
+        partitions=args.partitions,
+        kafka_port=args.kafka_port,
+        aws_port=args.aws_port,
+        bucket=args.bucket,
+        registry_name=args.registry_name,
+        region=args.region,
+    )
+    print(f"broker      {info.bootstrap_servers}")
+    print(f"aws (moto)  {info.aws_endpoint_url}")
+    print(f"lake        {info.lake_uri}")
+    print(f"settings    {info.env_file}   (source it: set -a; . {info.env_file}; set +a)")
+    return 0
+
+
+def cmd_dev_down(args: argparse.Namespace) -> int:
+    from keystone_nexus.dev import stack
+
+    stopped = stack.down(args.state_dir)
+    print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    return 0
+
+
+def cmd_dev_status(args: argparse.Namespace) -> int:
+    from keystone_nexus.dev import stack
+
+    report = stack.status(args.state_dir)
+    print(json.dumps(report, indent=2))
+    return 0 if report["running"] else 1
+
+
+def cmd_dev_env(args: argparse.Namespace) -> int:
+    from keystone_nexus.dev import stack
+
+    info = stack.load_info(args.state_dir)
+    if info is None or not info.env_file.is_file():
+        raise stack.DevStackError(
+            f"no stack settings in {args.state_dir}: start one with "
+            f"python -m keystone_nexus dev up --state-dir {args.state_dir}"
+        )
+    print(info.env_file.read_text(), end="")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `dev` and its subcommands to the `nexus` parser."""
+    from keystone_nexus.dev.stack import DEFAULT_BUCKET, DEFAULT_REGION, DEFAULT_REGISTRY_NAME
+
+    dev = commands.add_parser("dev", help="the local stack").add_subparsers(dest="dev", required=True)
+    up = dev.add_parser("up", help="start the local broker and AWS stand-in (detached)")
+    up.add_argument("--state-dir", type=Path, required=True)
+    up.add_argument("--partitions", type=_partitions, default=6)
+    up.add_argument(
+        "--topic", action="append", dest="topics", metavar="TOPIC", help="repeatable; default: all contracts"
+    )
+    up.add_argument("--kafka-port", type=int, default=0, help="default: a free loopback port")
+    up.add_argument("--aws-port", type=int, default=0, help="default: a free loopback port")
+    up.add_argument("--bucket", default=DEFAULT_BUCKET)
+    up.add_argument("--registry-name", default=DEFAULT_REGISTRY_NAME)
+    up.add_argument("--region", default=DEFAULT_REGION)
+    up.set_defaults(func=cmd_dev_up)
+    for name, text, func in (
+        ("down", "stop what `dev up` started", cmd_dev_down),
+        ("status", "which recorded processes are alive (JSON; exit 1 unless all are)", cmd_dev_status),
+        ("env", "print the stack's env file (KEY=VALUE lines)", cmd_dev_env),
+    ):
+        sub = dev.add_parser(name, help=text)
+        sub.add_argument("--state-dir", type=Path, required=True)
+        sub.set_defaults(func=func)
