@@ -17,11 +17,30 @@
     ├── StartupError                a dependency refused the sink at start-up in a way
     │                               waiting cannot fix (e.g. Kafka refused the credentials)
     ├── StackError                  the local dev stack could not start or stop
+    │   └── DevStackError           (dev/stack) a process, port or state dir of the stack
+    │       └── StackAlreadyRunningError  a stack with other settings runs in the state dir
     ├── GoldError                   the dashboard's gold queries (DuckDB or Athena) failed
     │   ├── GoldNotBuiltError       no gold tables yet: run the transform first
     │   └── GoldUnavailableError    the warehouse is busy, unreachable or slow (retriable)
-    └── IngestError                 an ingestion server refused or failed a call; `code` is
-                                    the gRPC status, `retriable` set when trying later can help
+    ├── IngestError                 an ingestion server refused or failed a call; `code` is
+    │                               the gRPC status, `retriable` set when trying later can help
+    ├── UnknownEntityError          (contracts/entities) no such entity or topic
+    ├── UnsupportedSchemaError      (contracts/arrow_schema) a schema the bronze columns
+    │   │                           cannot hold: its records are dead-lettered
+    │   └── AvroSchemaError         (contracts/avro_batch) the same, for an Avro schema
+    ├── DatasetError                (olist/reader) a dataset folder or file that cannot be read
+    ├── RangeReadError              (kafka/range_reader) an offset range Kafka cannot give back
+    ├── BatchStartError             (sink/continuity) a batch that does not start at the
+    │                               checkpoint: nothing written, the partition rewinds
+    ├── RedriveError                (repair/redrive) a dead-letter re-drive that cannot go on
+    ├── ReprocessError              (repair/reprocess) a reprocess that cannot go on
+    ├── TransformError              (dev/transform) a dbt or Great Expectations step failed
+    └── JourneyError                (journey) a stage of the demo journey failed
+
+Raised and caught inside one module, never escaping it (tests/unit/test_error_tree.py
+keeps this list and the tree honest): WireFormatError and RecordInvalid (a record's
+dead-letter reason), MalformedMessage (the twin's INVALID_ARGUMENT answer),
+StartupAborted (a stop while start-up waits), _Unsupported (validate_batch's slow path).
 
 `retriable` tells callers whether trying again can help; retry loops read it instead of
 matching on types.

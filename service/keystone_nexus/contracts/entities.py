@@ -15,6 +15,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from keystone.olist.v1 import olist_pb2, options_pb2
+from keystone_nexus.errors import NexusError
 
 TOPIC_PREFIX = "olist."
 TOPIC_SUFFIX = ".v1"
@@ -87,7 +88,7 @@ class EntitySpec:
         return cls
 
 
-class UnknownEntityError(KeyError):
+class UnknownEntityError(NexusError, KeyError):
     """An entity or topic name that the contracts do not define."""
 
 

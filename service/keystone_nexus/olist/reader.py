@@ -19,6 +19,7 @@ import orjson
 from keystone_nexus.contracts.entities import EntitySpec, FieldSpec, FieldType
 from keystone_nexus.contracts.json_schema import entity_definition
 from keystone_nexus.contracts.validate import RecordInvalid, check
+from keystone_nexus.errors import NexusError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -42,7 +43,7 @@ class Row:
     record: Record
 
 
-class DatasetError(ValueError):
+class DatasetError(NexusError, ValueError):
     """A dataset file that cannot be read at all (missing, wrong header)."""
 
 

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from keystone_nexus.aws.errors import error_code
 from keystone_nexus.dev.stack.info import (
     DUMMY_AWS_CREDENTIALS,
     HOST,
@@ -89,13 +90,6 @@ def _aws_client(service: str, endpoint_url: str, region: str) -> Any:
     )
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", ""))
-    return ""
-
-
 def provision_aws(endpoint_url: str, *, bucket: str, registry_name: str, region: str) -> None:
     """Create the lake bucket and the Glue schema registry (both idempotent)."""
     s3 = _aws_client("s3", endpoint_url, region)
@@ -105,11 +99,11 @@ def provision_aws(endpoint_url: str, *, bucket: str, registry_name: str, region:
     try:
         s3.create_bucket(**kwargs)
     except Exception as exc:
-        if _error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+        if error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
             raise DevStackError(f"creating bucket {bucket!r} at {endpoint_url}: {exc}") from exc
     glue = _aws_client("glue", endpoint_url, region)
     try:
         glue.create_registry(RegistryName=registry_name, Description="keystone-nexus local dev stack")
     except Exception as exc:
-        if _error_code(exc) != "AlreadyExistsException":
+        if error_code(exc) != "AlreadyExistsException":
             raise DevStackError(f"creating Glue registry {registry_name!r} at {endpoint_url}: {exc}") from exc
