@@ -59,11 +59,11 @@ clean:
 
 ## The C++ ingestion server (ingestion_cpp/build/olist_ingestion_enterprise); installs its Debian packages as root.
 .PHONY: cpp cpp-test
-cpp:
+cpp: venv
 	@scripts/build_cpp.sh
 
 ## Build it and run its unit tests (ctest).
-cpp-test:
+cpp-test: venv
 	@scripts/build_cpp.sh --test
 
 ## The web dashboard (dashboard/, served by `nexus dashboard`): pnpm (pinned, through npm when missing)
