@@ -80,16 +80,9 @@ from bench.harness import (
 from bench.sink_report import Figures, floors, report, table, usage_into
 
 GLUE_HEADER_SIZE = 18
-
-
 QUIX_VENV = SCRATCH_ROOT / "venv-quix"
-
-
 QUIX_REQUIREMENTS = ("quixstreams==3.28.1",)  # + the project's pyarrow version, for the same writer
-
-
 DEFAULT_TUNED = "MAX_BATCH_BYTES=8388608,MEMORY_BUDGET_BYTES=67108864"  # smaller batches, less memory
-
 
 VARIANTS = {
     "a": "aiokafka getmany(max_records=10000), counting only (the limit)",
