@@ -37,28 +37,17 @@ from typing import Any
 
 import grpc
 
+from bench.harness import ROOT, bootstrap_of, emit_result, proc_cpu_rss, schema_ids, start_broker
 from keystone.olist.v1 import ingestion_pb2
 from keystone_nexus.contracts import entities as contracts
-from keystone_nexus.dev import stack as devstack
 from keystone_nexus.ingest.client import record_event
 from keystone_nexus.olist.generate import build_tables
 
-ROOT = Path(__file__).resolve().parent.parent
 CPP_SERVER = ROOT / "ingestion_cpp" / "build" / "olist_ingestion_enterprise"
 BATCH = 500
 DISTINCT_BATCHES = 40
 CPP_FLOOR_EVENTS_PER_S = 100_000
 STREAM_METHOD = "/keystone.olist.v1.IngestionService/PublishStream"
-
-
-def proc_cpu_rss(pid: int) -> tuple[float, int]:
-    """(user+sys CPU seconds, peak RSS bytes) of a live process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    hwm = next(
-        line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")
-    )
-    return cpu, int(hwm.split()[1]) * 1024
 
 
 def requests(seed: int) -> list[bytes]:
@@ -186,18 +175,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "cpp" in servers and not CPP_SERVER.exists():
         subprocess.run([str(ROOT / "scripts" / "build_cpp.sh")], check=True)
     tmp = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
-    broker = devstack.start_broker(tmp, devstack.free_port())
+    broker = start_broker(tmp, contracts.topics(), args.partitions)
     rows: list[Row] = []
     try:
-        bootstrap = f"127.0.0.1:{broker.port}"
-        devstack.create_topics(bootstrap, contracts.topics(), args.partitions)
-        ids = tmp / "ids.json"
-        env = {**os.environ, "NEXUS_REGISTRY__LOCAL_PATH": str(tmp / "registry")}
-        env.pop("NEXUS_REGISTRY__KIND", None)
+        bootstrap = bootstrap_of(broker)
+        ids = schema_ids(tmp)
         nexus = [sys.executable, "-m", "keystone_nexus"]
-        subprocess.run(
-            [*nexus, "schemas", "sync", "--ids-out", str(ids)], check=True, env=env, capture_output=True
-        )
         batches = requests(args.seed)
         proto_bytes = sum(len(b) for b in batches) / (len(batches) * BATCH)
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -254,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--partitions", type=int, default=6)
     parser.add_argument("--seed", type=int, default=42)
     result = run(parser.parse_args(argv))
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
+    emit_result(result)
 
 
 if __name__ == "__main__":

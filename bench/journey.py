@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -26,10 +25,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from bench.harness import RESULTS, SCRATCH_ROOT, emit_result
 from keystone_nexus.journey import JourneyOptions, JourneyResult, Sample, render, run_journey
-
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "results"
 
 
 def rates(samples: Sequence[Sample]) -> list[tuple[float, float]]:
@@ -136,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     result = run_journey(
         JourneyOptions(
-            state_dir=RESULTS / "tmp" / "journey",
+            state_dir=SCRATCH_ROOT / "journey",
             scale=options.scale,
             server=options.server,
             lake=options.lake,
@@ -150,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     markdown = table(found)
     print(markdown)
     timeline = [asdict(s) for s in result.samples]
-    print("BENCH_RESULT " + json.dumps({**found, "markdown": markdown, "timeline": timeline}), flush=True)
+    emit_result({**found, "markdown": markdown, "timeline": timeline})
     return 0 if found["balanced"] else 1
 
 

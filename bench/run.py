@@ -2,8 +2,8 @@
 
     .venv/bin/python -m bench.run [NAME ...] [--args NAME='--flag value' ...]
 
-With no NAME, every module of the package except this one (today: ingest, journey, sink,
-validate_batch).
+With no NAME, every module of the package except this one and the shared ones
+(NOT_BENCHMARKS; today: ingest, journey, sink, validate_batch).
 For each: `python -m bench.<name> [args]`, its output shown as it runs, then
 `bench/results/<name>.json` = {name, command, when, seconds, returncode, output, result},
 where `result` is the JSON of the module's last `BENCH_RESULT <json>` line, if any.
@@ -25,10 +25,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bench.harness import RESULT_PREFIX, RESULTS
+
 BENCH = Path(__file__).resolve().parent
-RESULTS = BENCH / "results"
-RESULT_PREFIX = "BENCH_RESULT "
-NOT_BENCHMARKS = {"run"}
+# This runner and the modules the benchmarks share are not benchmarks.
+NOT_BENCHMARKS = {"run", "harness", "sink_profile", "sink_report"}
 
 
 def discover() -> list[str]:

@@ -28,9 +28,11 @@ from pathlib import Path
 
 import grpc
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root: bench.harness
+
+from bench.harness import bootstrap_of, proc_cpu_rss, schema_ids, start_broker
 from keystone.olist.v1 import ingestion_pb2, olist_pb2
 from keystone_nexus.contracts import entities as contracts
-from keystone_nexus.dev import stack as devstack
 
 BATCH = 500
 SERVER = Path(__file__).resolve().parents[1] / "build" / "olist_ingestion_enterprise"
@@ -58,15 +60,6 @@ def order_item(n: int) -> olist_pb2.Event:
     )
 
 
-def proc_cpu_rss(pid: int) -> tuple[float, int]:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    hwm = next(
-        line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("VmHWM")
-    )
-    return cpu, int(hwm.split()[1]) * 1024
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -77,19 +70,11 @@ def main() -> int:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="cpp-bench-"))
-    broker = devstack.start_broker(tmp, devstack.free_port())
+    broker = start_broker(tmp, contracts.topics(), args.partitions)
     server = None
     try:
-        bootstrap = f"127.0.0.1:{broker.port}"
-        devstack.create_topics(bootstrap, contracts.topics(), args.partitions)
-        ids = tmp / "ids.json"
-        env = {**os.environ, "NEXUS_REGISTRY__LOCAL_PATH": str(tmp / "registry")}
-        subprocess.run(
-            [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(ids)],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
+        bootstrap = bootstrap_of(broker)
+        ids = schema_ids(tmp)
         x_args = [a for kv in args.X for a in ("-X", kv)]
         server = subprocess.Popen(
             [
