@@ -1,4 +1,7 @@
-"""`nexus dashboard`: the web dashboard, live pipeline and gold, read-only."""
+"""`nexus dashboard`: the web dashboard, live pipeline and gold, read-only.
+
+The command folds its flags into the settings; which gold source that means (the DuckDB
+file or Athena) is decided by the composition root, `wiring.gold_source`."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import asyncio
 from pathlib import Path
 
 from keystone_nexus.cli.common import resolved_settings
-from keystone_nexus.config import listen_address
+from keystone_nexus.config import DashboardSettings, listen_address
 from keystone_nexus.errors import ConfigError
 
 
@@ -38,12 +41,24 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     dash.set_defaults(func=cmd_dashboard)
 
 
+def with_flags(dash: DashboardSettings, args: argparse.Namespace) -> DashboardSettings:
+    """The settings' dashboard section with the flags given on top: a gold source given by
+    flag replaces the settings' one (DuckDB or Athena, whichever it was)."""
+    update: dict[str, object] = {}
+    if args.duckdb is not None or args.athena_database is not None:
+        update.update(duckdb=args.duckdb, athena_database=args.athena_database)
+    if args.athena_workgroup:
+        update["athena_workgroup"] = args.athena_workgroup
+    if args.athena_output:
+        update["athena_output"] = args.athena_output
+    return dash.model_copy(update=update)
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from keystone_nexus.aws.clients import client
-    from keystone_nexus.dashboard import AthenaGold, DashboardOptions, DuckDBGold, GoldSource, serve
-    from keystone_nexus.wiring import aws_options
+    from keystone_nexus.dashboard import DashboardOptions, serve
+    from keystone_nexus.wiring import gold_source
 
     settings = resolved_settings(args)
     dash = settings.dashboard
@@ -52,40 +67,20 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         host, _, port = listen_address(args.listen or dash.listen).rpartition(":")
     except ValueError as exc:
         raise ConfigError(f"--listen: {exc}") from None
-    duckdb, database = args.duckdb, args.athena_database
-    if duckdb is None and database is None:
-        duckdb, database = dash.duckdb, dash.athena_database
-    source: GoldSource
-    if database is not None:
-        aws = aws_options(settings.aws)
-        source = AthenaGold(
-            lambda: client(aws, "athena"),
-            database=database,
-            workgroup=args.athena_workgroup or dash.athena_workgroup,
-            output_location=args.athena_output or dash.athena_output,
-        )
-        schema = database
-    elif duckdb is not None:
-        source = DuckDBGold(duckdb)
-        schema = "gold"
-    else:
-        raise ConfigError(
-            "no gold source: give --duckdb FILE or --athena-database DB "
-            "(or set NEXUS_DASHBOARD__DUCKDB or NEXUS_DASHBOARD__ATHENA_DATABASE)"
-        )
-    options = DashboardOptions(status_url=status_url, host=host, port=int(port), gold_schema=schema)
+    gold = gold_source(settings.model_copy(update={"dashboard": with_flags(dash, args)}))
+    options = DashboardOptions(status_url=status_url, host=host, port=int(port), gold_schema=gold.schema)
     static_dir = args.static_dir or dash.static_dir
     if static_dir is not None:
         options = dataclasses.replace(options, static_dir=static_dir)
 
     def ready(bound: int) -> None:
         print(
-            f"dashboard on http://{options.host}:{bound}/  (gold {source.describe}, sink {status_url})",
+            f"dashboard on http://{options.host}:{bound}/  (gold {gold.source.describe}, sink {status_url})",
             flush=True,
         )
 
     try:
-        asyncio.run(serve(source, options, ready))
+        asyncio.run(serve(gold.source, options, ready))
     except KeyboardInterrupt:
         return 0
     return 0
