@@ -1,5 +1,5 @@
 """What an operator reads and repairs in the lake: `nexus lake summary`, `nexus dlq list`,
-`nexus dlq redrive` (alias `replay`, its first name) and `nexus reprocess`."""
+`nexus dlq redrive` (also `nexus dlq replay`, its first name) and `nexus reprocess`."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "list", help="dead letters by entity, schema version and reason; re-driven and outstanding"
     )
     redrive = dlq.add_parser(
-        "replay", help="re-validate outstanding dead letters against the current schemas; land passing ones"
+        "redrive",
+        aliases=["replay"],  # its first name
+        help="re-validate outstanding dead letters against the current schemas; land passing ones",
     )
     for sub, func in ((listing, cmd_dlq_list), (redrive, cmd_dlq_redrive)):
         sub.add_argument("--entity", help="only this entity (e.g. orders)")
