@@ -13,7 +13,8 @@ import socket
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Protocol, TextIO
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.client import AIOKafkaClient
@@ -44,6 +45,9 @@ from keystone_nexus.sink.dead_letter import DeadLetterTopic
 from keystone_nexus.sink.glue_catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.workers import encode_executor, warm_up
 from keystone_nexus.startup import Startup, StartupAborted
+
+if TYPE_CHECKING:
+    from keystone_nexus.dashboard.gold import GoldSource
 
 log = logging.getLogger("keystone_nexus")
 
@@ -97,6 +101,41 @@ async def open_catalog(settings: Settings, calls: AwsCallMetrics | None = None) 
         table_prefix=settings.catalog.table_prefix,
         attempts=settings.aws.max_attempts,
         calls=calls,
+    )
+
+
+@dataclass(frozen=True)
+class Gold:
+    """Where the dashboard reads gold, and the schema its queries name (`gold` in the
+    DuckDB warehouse, the database itself in Athena)."""
+
+    source: GoldSource
+    schema: str
+
+
+def gold_source(settings: Settings) -> Gold:
+    """The dashboard's gold: Athena when `dashboard.athena_database` is set, else the DuckDB
+    file `dashboard.duckdb` (the settings refuse both). A command's flags are folded into
+    `settings.dashboard` before this is called, so this is the one place the choice is made."""
+    from keystone_nexus.aws.clients import client
+    from keystone_nexus.dashboard.athena import AthenaGold
+    from keystone_nexus.dashboard.gold import DuckDBGold
+
+    dash = settings.dashboard
+    if dash.athena_database is not None:
+        aws = aws_options(settings.aws)
+        athena = AthenaGold(
+            lambda: client(aws, "athena"),
+            database=dash.athena_database,
+            workgroup=dash.athena_workgroup,
+            output_location=dash.athena_output,
+        )
+        return Gold(athena, schema=dash.athena_database)
+    if dash.duckdb is not None:
+        return Gold(DuckDBGold(dash.duckdb), schema="gold")
+    raise ConfigError(
+        "no gold source: give --duckdb FILE or --athena-database DB "
+        "(or set NEXUS_DASHBOARD__DUCKDB or NEXUS_DASHBOARD__ATHENA_DATABASE)"
     )
 
 

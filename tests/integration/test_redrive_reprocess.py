@@ -318,7 +318,7 @@ async def test_reprocess_across_objects_after_an_interruption_leaves_every_offse
     assert not (copy.lake / plan_key(ORDERS, 1)).exists()
     assert_partitioned(copy.lake, copy.produced)
     # Reprocess decides as the sink does: a record framed with the old version is still
-    # checked against it (it stays dead); `dlq replay` applies the current schema.
+    # checked against it (it stays dead); `dlq redrive` applies the current schema.
     await replay_dead_letters(store, registry, options=OPTIONS)
     assert_once(copy.lake, copy.produced.valid | bad_ids(copy.produced, ORDERS))
     assert_partitioned(copy.lake, copy.produced, redriven=True)
@@ -384,7 +384,7 @@ def test_the_commands(copy: Written) -> None:
     total = listed.stdout.strip().splitlines()[-1].split()
     assert total[0] == "total" and int(total[1].replace(",", "")) == len(copy.produced.invalid)
     asyncio.run(loosen_orders(copy.registry))
-    replayed = nexus("dlq", "replay", "--entity", "orders")
+    replayed = nexus("dlq", "redrive", "--entity", "orders")
     assert replayed.returncode == 0, replayed.stderr
     assert f"{len(bad_ids_from_lake(copy)):,} of" in replayed.stdout
     before = lake_files(copy.lake)

@@ -11,8 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from keystone_nexus.config import load_settings
+from keystone_nexus.cli.dashboard import with_flags
+from keystone_nexus.cli.main import build_parser
+from keystone_nexus.config import DashboardSettings, Settings, load_settings
+from keystone_nexus.dashboard import AthenaGold, DuckDBGold
 from keystone_nexus.errors import ConfigError
+from keystone_nexus.wiring import gold_source
 from tests.dashboardkit import dashboard_about
 
 
@@ -71,3 +75,30 @@ def test_the_gold_source_and_address_come_from_settings(tmp_path: Path) -> None:
     about, errors = dashboard_about(env, port)
     assert about is not None, errors[-2000:]
     assert about["gold"] == f"duckdb:{warehouse}"
+
+
+def test_the_composition_root_chooses_the_gold_source_from_settings(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    local = gold_source(Settings(dashboard=DashboardSettings(duckdb=warehouse)))
+    assert isinstance(local.source, DuckDBGold) and local.schema == "gold"
+    athena = gold_source(
+        Settings(dashboard=DashboardSettings(athena_database="nexus_gold", athena_workgroup="wg"))
+    )
+    assert isinstance(athena.source, AthenaGold) and athena.schema == "nexus_gold"
+    assert athena.source.describe == "athena:AwsDataCatalog.nexus_gold (workgroup wg)"
+    with pytest.raises(ConfigError, match="--duckdb FILE or --athena-database DB"):
+        gold_source(Settings(dashboard=DashboardSettings()))
+
+
+def test_a_gold_source_flag_replaces_the_settings_one(tmp_path: Path) -> None:
+    in_settings = DashboardSettings(athena_database="nexus_gold", athena_workgroup="wg")
+    args = build_parser().parse_args(["dashboard", "--duckdb", str(tmp_path / "w.duckdb")])
+    dash = with_flags(in_settings, args)
+    assert (dash.duckdb, dash.athena_database) == (tmp_path / "w.duckdb", None)
+    args = build_parser().parse_args(["dashboard", "--athena-output", "s3://results/"])
+    dash = with_flags(in_settings, args)
+    assert (dash.athena_database, dash.athena_workgroup, dash.athena_output) == (
+        "nexus_gold",
+        "wg",
+        "s3://results/",
+    )

@@ -1,6 +1,6 @@
 """What is in the lake: bronze rows and files per entity, dead letters by reason.
 
-A dead letter that `nexus dlq replay` has landed in bronze is counted once, as a bronze
+A dead letter that `nexus dlq redrive` has landed in bronze is counted once, as a bronze
 row (`dlq_redriven` says how many); `dlq_rows` are the ones still outstanding.
 """
 

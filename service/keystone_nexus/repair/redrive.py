@@ -1,4 +1,4 @@
-"""Dead-letter re-drive: `nexus dlq list` and `nexus dlq replay`.
+"""Dead-letter re-drive: `nexus dlq list` and `nexus dlq redrive`.
 
 A dead letter (a row of a `dlq/` object) is re-driven when it passes the entity's
 *current* schema, e.g. after a schema fix was registered: its payload is validated again
@@ -166,7 +166,7 @@ async def _save(store: ObjectStore, marker: Marker) -> None:
             marker.etag = await store.put(key, marker.to_bytes(), if_match=marker.etag)
     except PreconditionFailedError as exc:
         raise RedriveError(
-            f"{key} changed while this replay ran: another `nexus dlq replay` or `nexus reprocess` "
+            f"{key} changed while this re-drive ran: another `nexus dlq redrive` or `nexus reprocess` "
             "is working on the same dead letters; let it finish, then run this again"
         ) from exc
 

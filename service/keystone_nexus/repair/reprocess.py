@@ -31,9 +31,9 @@ the old and the new object; a completed run removes the overlap.
 
 **Beside the live sink.** Safe while the sink runs: the sink writes only at and above its
 checkpoint's `next_offset`, and reprocess only below it, under the names the sink gave
-those objects (or names derived the same way). Do not run `nexus dlq replay` on the same
+those objects (or names derived the same way). Do not run `nexus dlq redrive` on the same
 partition at the same time: the re-drive markers are deleted here without a condition, so a
-replay racing this could re-drive a record that this also rebuilds.
+re-drive racing this could land a record that this also rebuilds.
 """
 
 from __future__ import annotations

@@ -1,0 +1,99 @@
+"""What the commands share: the settings with their secrets resolved, the schemas synced
+(and said so on stderr), the lake and the repair tools opened and closed in order, JSON out.
+
+Tables are not shared: each command's table has its own columns, and an f-string per row
+says them more plainly than a general printer would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import orjson
+
+from keystone_nexus.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from keystone_nexus.lake.store import ObjectStore
+    from keystone_nexus.registry.cache import CachedRegistry
+    from keystone_nexus.sink.glue_catalog import TableCatalog
+
+
+def resolved_settings(args: argparse.Namespace) -> Settings:
+    """The settings, with every `aws-secretsmanager:` reference resolved (for every
+    command, not only the daemon: replay, the twin, reprocess, the dashboard...)."""
+    from keystone_nexus.aws.secrets import references, resolve_secrets
+    from keystone_nexus.wiring import aws_options
+
+    loaded = load_settings(args.config)
+    if not references(loaded):
+        return loaded
+    return asyncio.run(resolve_secrets(loaded, aws_options(loaded.aws)))
+
+
+async def sync_schemas(settings: Settings) -> dict[str, str]:
+    """Register the current schemas (idempotent), one line per schema on stderr;
+    {schema name: version id}."""
+    from keystone_nexus.registry import sync_schemas as sync
+    from keystone_nexus.wiring import open_registry
+
+    registry = await open_registry(settings)
+    try:
+        result = await sync(registry)
+    finally:
+        await registry.close()
+    for name, version in result.versions.items():
+        state = "registered" if name in result.created else "unchanged"
+        print(
+            f"{name:<34} v{version.version_number:<3} {version.version_id}  {state}",
+            file=sys.stderr,
+        )
+    return {name: str(v.version_id) for name, v in result.versions.items()}
+
+
+@contextlib.asynccontextmanager
+async def opened_lake(settings: Settings) -> AsyncIterator[ObjectStore]:
+    """The configured lake, closed on the way out."""
+    from keystone_nexus.wiring import open_lake
+
+    store = await open_lake(settings)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+@dataclass(frozen=True)
+class RepairTools:
+    """What re-drive and reprocess write with: the registry, the lake and the table catalog."""
+
+    registry: CachedRegistry
+    store: ObjectStore
+    catalog: TableCatalog
+
+
+@contextlib.asynccontextmanager
+async def opened_repair_tools(settings: Settings) -> AsyncIterator[RepairTools]:
+    """Registry, lake and catalog, opened in that order and closed in the reverse one
+    (also when a later one fails to open)."""
+    from keystone_nexus.wiring import open_catalog, open_lake, open_registry
+
+    async with contextlib.AsyncExitStack() as stack:
+        registry = await open_registry(settings)
+        stack.push_async_callback(registry.close)
+        store = await open_lake(settings)
+        stack.push_async_callback(store.close)
+        catalog = await open_catalog(settings)
+        stack.push_async_callback(catalog.close)
+        yield RepairTools(registry, store, catalog)
+
+
+def print_json(doc: object) -> None:
+    """`doc` as indented JSON on stdout."""
+    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -1,0 +1,86 @@
+"""`nexus dashboard`: the web dashboard, live pipeline and gold, read-only.
+
+The command folds its flags into the settings; which gold source that means (the DuckDB
+file or Athena) is decided by the composition root, `wiring.gold_source`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from keystone_nexus.cli.common import resolved_settings
+from keystone_nexus.config import DashboardSettings, listen_address
+from keystone_nexus.errors import ConfigError
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dash = commands.add_parser("dashboard", help="the web dashboard: live pipeline and gold, read-only")
+    gold_from = dash.add_mutually_exclusive_group()
+    gold_from.add_argument(
+        "--duckdb",
+        type=Path,
+        help="the DuckDB warehouse holding gold, opened read-only (NEXUS_DASHBOARD__DUCKDB)",
+    )
+    gold_from.add_argument(
+        "--athena-database",
+        metavar="DB",
+        help="gold in Athena, e.g. keystone_nexus_gold (NEXUS_DASHBOARD__...)",
+    )
+    dash.add_argument("--athena-workgroup", help="default NEXUS_DASHBOARD__ATHENA_WORKGROUP (primary)")
+    dash.add_argument(
+        "--athena-output", metavar="S3_URI", help="query results location (if the workgroup has none)"
+    )
+    dash.add_argument(
+        "--status-url", help="the sink's health server (default NEXUS_DASHBOARD__STATUS_URL, else health)"
+    )
+    dash.add_argument(
+        "--listen", metavar="HOST:PORT", help="default NEXUS_DASHBOARD__LISTEN (127.0.0.1:8788)"
+    )
+    dash.add_argument("--static-dir", type=Path, help="the built page (default dashboard/dist)")
+    dash.set_defaults(func=cmd_dashboard)
+
+
+def with_flags(dash: DashboardSettings, args: argparse.Namespace) -> DashboardSettings:
+    """The settings' dashboard section with the flags given on top: a gold source given by
+    flag replaces the settings' one (DuckDB or Athena, whichever it was)."""
+    update: dict[str, object] = {}
+    if args.duckdb is not None or args.athena_database is not None:
+        update.update(duckdb=args.duckdb, athena_database=args.athena_database)
+    if args.athena_workgroup:
+        update["athena_workgroup"] = args.athena_workgroup
+    if args.athena_output:
+        update["athena_output"] = args.athena_output
+    return dash.model_copy(update=update)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from keystone_nexus.dashboard import DashboardOptions, serve
+    from keystone_nexus.wiring import gold_source
+
+    settings = resolved_settings(args)
+    dash = settings.dashboard
+    status_url = args.status_url or dash.status_url or f"http://{settings.health.host}:{settings.health.port}"
+    try:
+        host, _, port = listen_address(args.listen or dash.listen).rpartition(":")
+    except ValueError as exc:
+        raise ConfigError(f"--listen: {exc}") from None
+    gold = gold_source(settings.model_copy(update={"dashboard": with_flags(dash, args)}))
+    options = DashboardOptions(status_url=status_url, host=host, port=int(port), gold_schema=gold.schema)
+    static_dir = args.static_dir or dash.static_dir
+    if static_dir is not None:
+        options = dataclasses.replace(options, static_dir=static_dir)
+
+    def ready(bound: int) -> None:
+        print(
+            f"dashboard on http://{options.host}:{bound}/  (gold {gold.source.describe}, sink {status_url})",
+            flush=True,
+        )
+
+    try:
+        asyncio.run(serve(gold.source, options, ready))
+    except KeyboardInterrupt:
+        return 0
+    return 0

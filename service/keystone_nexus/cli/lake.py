@@ -1,0 +1,168 @@
+"""What an operator reads and repairs in the lake: `nexus lake summary`, `nexus dlq list`,
+`nexus dlq redrive` (also `nexus dlq replay`, its first name) and `nexus reprocess`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from keystone_nexus.cli.common import opened_lake, opened_repair_tools, resolved_settings
+from keystone_nexus.contracts import entities as contracts
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    lake = commands.add_parser("lake", help="the lake").add_subparsers(dest="lake", required=True)
+    summary = lake.add_parser("summary", help="bronze rows per entity, dead letters by reason")
+    summary.add_argument("--reasons", type=int, default=10, help="how many dead-letter reasons to list")
+    summary.set_defaults(func=cmd_lake_summary)
+
+    dlq = commands.add_parser("dlq", help="dead letters: list, re-drive").add_subparsers(
+        dest="dlq", required=True
+    )
+    listing = dlq.add_parser(
+        "list", help="dead letters by entity, schema version and reason; re-driven and outstanding"
+    )
+    redrive = dlq.add_parser(
+        "redrive",
+        aliases=["replay"],  # its first name
+        help="re-validate outstanding dead letters against the current schemas; land passing ones",
+    )
+    for sub, func in ((listing, cmd_dlq_list), (redrive, cmd_dlq_redrive)):
+        sub.add_argument("--entity", help="only this entity (e.g. orders)")
+        sub.add_argument("--reason-like", metavar="TEXT", help="only reasons containing TEXT (any case)")
+        sub.set_defaults(func=func)
+
+    rp = commands.add_parser("reprocess", help="rebuild the lake objects of an offset range from Kafka")
+    rp.add_argument("--topic", required=True)
+    rp.add_argument("--partition", type=int, required=True)
+    rp.add_argument("--from-offset", type=int, required=True, help="first offset (widened to whole objects)")
+    rp.add_argument(
+        "--to-offset", type=int, required=True, help="last offset, inclusive, below the checkpoint"
+    )
+    rp.add_argument("--dry-run", action="store_true", help="print the widened range and the objects only")
+    rp.set_defaults(func=cmd_reprocess)
+
+
+def cmd_lake_summary(args: argparse.Namespace) -> int:
+    from keystone_nexus.repair.lake_summary import summarize
+
+    settings = resolved_settings(args)
+
+    async def main() -> None:
+        async with opened_lake(settings) as store:
+            summary = await summarize(store)
+        print(f"lake {settings.lake.uri}")
+        print(f"{'entity':<22}{'bronze rows':>12}{'files':>8}{'dead-lettered':>15}")
+        for spec in contracts.entities():
+            name = spec.name
+            print(
+                f"{name:<22}{summary.bronze_rows[name]:>12,}{summary.bronze_files[name]:>8,}"
+                f"{summary.dlq_rows[name]:>15,}"
+            )
+        total_rows, total_dead = sum(summary.bronze_rows.values()), sum(summary.dlq_rows.values())
+        print(f"{'total':<22}{total_rows:>12,}{sum(summary.bronze_files.values()):>8,}{total_dead:>15,}")
+        for (entity, reason), count in summary.dlq_reasons.most_common(args.reasons):
+            print(f"  dead-lettered {count:>6,}  {entity}: {reason}")
+        if summary.dlq_redriven:
+            print(f"  re-driven into bronze (counted there): {sum(summary.dlq_redriven.values()):,}")
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_dlq_list(args: argparse.Namespace) -> int:
+    from keystone_nexus.repair.redrive import list_dead_letters
+
+    settings = resolved_settings(args)
+
+    async def main() -> None:
+        async with opened_lake(settings) as store:
+            counts = await list_dead_letters(store, entity=args.entity, reason_like=args.reason_like)
+        print(f"lake {settings.lake.uri}")
+        print(f"{'entity':<20}{'schema version':<38}{'dead':>7}{'re-driven':>10}{'outstanding':>12}  reason")
+        for c in counts:
+            print(
+                f"{c.entity:<20}{c.schema_version_id:<38}{c.dead:>7,}{c.redriven:>10,}{c.outstanding:>12,}"
+                f"  {c.reason[:100]}"
+            )
+        total, outstanding = sum(c.dead for c in counts), sum(c.outstanding for c in counts)
+        print(f"{'total':<58}{total:>7,}{total - outstanding:>10,}{outstanding:>12,}")
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_dlq_redrive(args: argparse.Namespace) -> int:
+    from keystone_nexus.repair.redrive import replay_dead_letters
+    from keystone_nexus.wiring import sink_options
+
+    settings = resolved_settings(args)
+
+    async def main() -> int:
+        async with opened_repair_tools(settings) as tools:
+            report = await replay_dead_letters(
+                tools.store,
+                tools.registry,
+                options=sink_options(settings).commit,
+                catalog=tools.catalog,
+                entity=args.entity,
+                reason_like=args.reason_like,
+            )
+        for entity, n in sorted(report.redriven.items()):
+            if n:
+                print(f"{entity:<22}{n:>8,} re-driven to bronze")
+        resumed = f", {report.resumed:,} from an interrupted replay" if report.resumed else ""
+        print(
+            f"{report.total:,} of {report.candidates:,} outstanding dead letters now pass and are in bronze"
+            f"{resumed}; {report.files:,} objects written ({report.objects_seen:,} dead-letter objects read)"
+        )
+        return 0
+
+    return asyncio.run(main())
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    from keystone_nexus.kafka.range_reader import KafkaRangeReader
+    from keystone_nexus.repair.reprocess import reprocess
+    from keystone_nexus.wiring import kafka_security, sink_options
+
+    settings = resolved_settings(args)
+
+    async def main() -> int:
+        async with opened_repair_tools(settings) as tools:
+            security = kafka_security(settings.kafka, aws_region=settings.aws.region)
+            source = KafkaRangeReader(
+                settings.kafka.bootstrap_servers,
+                security=security,
+                isolation_level=settings.kafka.isolation_level,
+            )
+            report = await reprocess(
+                tools.store,
+                tools.registry,
+                source,
+                topic=args.topic,
+                partition=args.partition,
+                start=args.from_offset,
+                end=args.to_offset,
+                options=sink_options(settings).commit,
+                catalog=tools.catalog,
+                dry_run=args.dry_run,
+            )
+        if args.dry_run and report.plan is not None:
+            plan = report.plan
+            print(f"{args.topic}[{args.partition}] offsets {plan.start}..{plan.end} would be rebuilt")
+            print("units (each encoded as one batch): " + ", ".join(f"{a}..{b}" for a, b in plan.units))
+            for key in plan.old:
+                print(f"  replaces {key}")
+            return 0
+        if report.resumed:
+            print("finished an interrupted reprocess of this partition first")
+        print(
+            f"{args.topic}[{args.partition}] offsets {report.start}..{report.end} rebuilt "
+            f"(asked {args.from_offset}..{args.to_offset}): {report.records:,} records, {report.valid:,} to "
+            f"bronze, {report.invalid:,} dead-lettered; {report.written:,} objects written, "
+            f"{report.deleted:,} replaced ones deleted"
+        )
+        return 0
+
+    return asyncio.run(main())

@@ -1,0 +1,30 @@
+"""`nexus olist generate`: a synthetic Olist dataset."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    olist = commands.add_parser("olist", help="Olist datasets").add_subparsers(dest="olist", required=True)
+    gen = olist.add_parser("generate", help="write a synthetic Olist dataset")
+    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = the real dataset's size")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    gen.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import time
+
+    from keystone_nexus.olist.generate import generate
+
+    started = time.monotonic()
+    counts = generate(args.out, scale=args.scale, seed=args.seed, fmt=args.format)
+    elapsed = time.monotonic() - started
+    for name, rows in counts.items():
+        print(f"{rows:>10,}  {name}")
+    print(f"{sum(counts.values()):>10,}  rows in {elapsed:.1f} s -> {args.out}")
+    return 0
