@@ -25,7 +25,7 @@
 #endif
 #include <librdkafka/rdkafka.h>
 
-#include "catalog.h"
+#include "contracts.h"
 #include "config.h"
 #include "ingestion_service.h"
 #include "kafka_producer.h"
@@ -112,11 +112,11 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const nexus::Config& 
 
 int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::string& notify_socket,
         long long watchdog_usec) {
-  const nexus::Catalog catalog = nexus::Catalog::FromDescriptors();
+  const nexus::Contracts contracts = nexus::Contracts::FromDescriptors();
   const std::vector<nexus::Uuid> schema_ids =
-      nexus::SchemaIdsForEntities(catalog, nexus::LoadSchemaIds(config.schema_ids_path));
-  const nexus::RecordBuilder builder(catalog, schema_ids);
-  auto producer = std::make_unique<nexus::KafkaProducer>(nexus::ProducerProperties(config), catalog);
+      nexus::SchemaIdsForEntities(contracts, nexus::LoadSchemaIds(config.schema_ids_path));
+  const nexus::RecordBuilder builder(contracts, schema_ids);
+  auto producer = std::make_unique<nexus::KafkaProducer>(nexus::ProducerProperties(config), contracts);
   std::unique_ptr<nexus::BuildPool> pool;
   if (config.build_threads > 0) pool = std::make_unique<nexus::BuildPool>(builder, config.build_threads);
   nexus::IngestionServiceImpl service(
@@ -158,7 +158,7 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::st
       {{"listen", config.listen}, {"port", port}, {"metrics_port", metrics ? metrics->port() : 0},
        {"tls", config.tls_cert.empty() ? "off" : config.tls_client_ca.empty() ? "tls" : "mutual"},
        {"brokers", config.brokers},
-       {"schema_ids", config.schema_ids_path}, {"entities", catalog.entities().size()},
+       {"schema_ids", config.schema_ids_path}, {"entities", contracts.entities().size()},
 #ifdef NEXUS_HAVE_REFLECTION
        {"reflection", true},
 #else

@@ -13,7 +13,7 @@
 #include <mutex>
 #include <vector>
 
-#include "catalog.h"
+#include "contracts.h"
 
 namespace nexus {
 

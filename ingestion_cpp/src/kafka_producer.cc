@@ -6,7 +6,7 @@
 
 namespace nexus {
 
-KafkaProducer::KafkaProducer(const KafkaProperties& properties, const Catalog& catalog) {
+KafkaProducer::KafkaProducer(const KafkaProperties& properties, const Contracts& contracts) {
   char errstr[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   for (const auto& [key, value] : properties) {
@@ -24,7 +24,7 @@ KafkaProducer::KafkaProducer(const KafkaProperties& properties, const Catalog& c
     rd_kafka_conf_destroy(conf);
     throw std::runtime_error(std::string("creating the Kafka producer: ") + errstr);
   }
-  for (const EntityPlan& entity : catalog.entities()) {
+  for (const EntityPlan& entity : contracts.entities()) {
     rd_kafka_topic_t* topic = rd_kafka_topic_new(rk_, entity.topic.c_str(), nullptr);
     if (topic == nullptr) {
       throw std::runtime_error("topic handle " + entity.topic + ": " +

@@ -10,7 +10,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "catalog.h"
+#include "contracts.h"
 #include "config.h"
 #include "delivery.h"
 #include "producer.h"
@@ -26,7 +26,7 @@ struct ProducerCounters {
 class KafkaProducer final : public Producer {
  public:
   // Throws std::runtime_error naming the bad property.
-  KafkaProducer(const KafkaProperties& properties, const Catalog& catalog);
+  KafkaProducer(const KafkaProperties& properties, const Contracts& contracts);
   ~KafkaProducer();  // stops the poll thread and destroys the handle (flush first)
   KafkaProducer(const KafkaProducer&) = delete;
   KafkaProducer& operator=(const KafkaProducer&) = delete;
@@ -51,7 +51,7 @@ class KafkaProducer final : public Producer {
   static void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* message);
 
   rd_kafka_t* rk_ = nullptr;
-  std::vector<rd_kafka_topic_t*> topics_;  // indexed like catalog.entities()
+  std::vector<rd_kafka_topic_t*> topics_;  // indexed like contracts.entities()
   std::thread poller_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> fatal_{false};

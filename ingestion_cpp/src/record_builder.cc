@@ -7,15 +7,15 @@
 
 namespace nexus {
 
-RecordBuilder::RecordBuilder(const Catalog& catalog, std::vector<Uuid> schema_ids)
-    : catalog_(catalog), schema_ids_(std::move(schema_ids)) {
-  if (schema_ids_.size() != catalog_.entities().size()) {
+RecordBuilder::RecordBuilder(const Contracts& contracts, std::vector<Uuid> schema_ids)
+    : contracts_(contracts), schema_ids_(std::move(schema_ids)) {
+  if (schema_ids_.size() != contracts_.entities().size()) {
     throw std::invalid_argument("RecordBuilder: one schema id per entity is needed");
   }
 }
 
 std::string RecordBuilder::Build(const keystone::olist::v1::Event& event, KafkaRecord* out) const {
-  EnvelopeCheck envelope = CheckEnvelope(catalog_, event);
+  EnvelopeCheck envelope = CheckEnvelope(contracts_, event);
   if (envelope.entity == nullptr) return envelope.reason;
   const EntityPlan& entity = *envelope.entity;
   const google::protobuf::Message& record =

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "catalog.h"
+#include "contracts.h"
 #include "glue_header.h"
 #include "keystone/olist/v1/olist.pb.h"
 
@@ -25,16 +25,16 @@ struct KafkaRecord {
 
 class RecordBuilder {
  public:
-  // `schema_ids` is indexed like catalog.entities(); `catalog` must outlive this.
-  RecordBuilder(const Catalog& catalog, std::vector<Uuid> schema_ids);
+  // `schema_ids` is indexed like contracts.entities(); `contracts` must outlive this.
+  RecordBuilder(const Contracts& contracts, std::vector<Uuid> schema_ids);
 
   // Fills `out` and returns "" for a valid event; otherwise returns the reason.
   std::string Build(const keystone::olist::v1::Event& event, KafkaRecord* out) const;
 
-  const Catalog& catalog() const { return catalog_; }
+  const Contracts& contracts() const { return contracts_; }
 
  private:
-  const Catalog& catalog_;
+  const Contracts& contracts_;
   std::vector<Uuid> schema_ids_;
 };
 

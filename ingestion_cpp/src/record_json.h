@@ -12,7 +12,7 @@
 
 #include <google/protobuf/message.h>
 
-#include "catalog.h"
+#include "contracts.h"
 
 namespace nexus {
 

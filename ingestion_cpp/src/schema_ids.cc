@@ -41,10 +41,10 @@ std::map<std::string, Uuid> LoadSchemaIds(const std::string& path) {
   }
 }
 
-std::vector<Uuid> SchemaIdsForEntities(const Catalog& catalog, const std::map<std::string, Uuid>& ids) {
+std::vector<Uuid> SchemaIdsForEntities(const Contracts& contracts, const std::map<std::string, Uuid>& ids) {
   std::vector<Uuid> out;
   std::string missing;
-  for (const EntityPlan& entity : catalog.entities()) {
+  for (const EntityPlan& entity : contracts.entities()) {
     auto it = ids.find(entity.topic);
     if (it == ids.end()) {
       missing += (missing.empty() ? "" : ", ") + entity.topic;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "catalog.h"
+#include "contracts.h"
 #include "glue_header.h"
 
 namespace nexus {
@@ -17,8 +17,8 @@ std::map<std::string, Uuid> ParseSchemaIds(const std::string& json_text);
 // Reads and parses `path`. Throws std::runtime_error naming the file.
 std::map<std::string, Uuid> LoadSchemaIds(const std::string& path);
 
-// The UUID of every entity of `catalog`, indexed like catalog.entities(). Throws
+// The UUID of every entity of `contracts`, indexed like contracts.entities(). Throws
 // std::runtime_error listing the entities without one.
-std::vector<Uuid> SchemaIdsForEntities(const Catalog& catalog, const std::map<std::string, Uuid>& ids);
+std::vector<Uuid> SchemaIdsForEntities(const Contracts& contracts, const std::map<std::string, Uuid>& ids);
 
 }  // namespace nexus

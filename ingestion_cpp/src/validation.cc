@@ -113,7 +113,7 @@ size_t CodePoints(std::string_view utf8) {
   return n;
 }
 
-EnvelopeCheck CheckEnvelope(const Catalog& catalog, const keystone::olist::v1::Event& event) {
+EnvelopeCheck CheckEnvelope(const Contracts& contracts, const keystone::olist::v1::Event& event) {
   EnvelopeCheck check;
   if (event.event_id().empty()) {
     check.reason = "event_id: is required";
@@ -123,7 +123,7 @@ EnvelopeCheck CheckEnvelope(const Catalog& catalog, const keystone::olist::v1::E
     check.reason = "payload: no record set (set exactly one of the payload fields)";
     return check;
   }
-  const EntityPlan* by_payload = catalog.ByPayloadField(static_cast<int>(event.payload_case()));
+  const EntityPlan* by_payload = contracts.ByPayloadField(static_cast<int>(event.payload_case()));
   if (by_payload == nullptr) {
     check.reason = "payload: field " + std::to_string(event.payload_case()) + " is not a known entity";
     return check;
@@ -133,7 +133,7 @@ EnvelopeCheck CheckEnvelope(const Catalog& catalog, const keystone::olist::v1::E
                    by_payload->payload_field->name() + " payload)";
     return check;
   }
-  const EntityPlan* by_enum = catalog.ByEnum(event.entity());
+  const EntityPlan* by_enum = contracts.ByEnum(event.entity());
   if (by_enum == nullptr) {
     check.reason = "entity: unknown value " + std::to_string(event.entity());
     return check;

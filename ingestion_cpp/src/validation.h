@@ -12,7 +12,7 @@
 
 #include <google/protobuf/message.h>
 
-#include "catalog.h"
+#include "contracts.h"
 #include "keystone/olist/v1/olist.pb.h"
 
 namespace nexus {
@@ -24,7 +24,7 @@ struct EnvelopeCheck {
 };
 
 // Envelope: event_id non-empty, entity known and matching the payload set.
-EnvelopeCheck CheckEnvelope(const Catalog& catalog, const keystone::olist::v1::Event& event);
+EnvelopeCheck CheckEnvelope(const Contracts& contracts, const keystone::olist::v1::Event& event);
 
 // The record's columns; "" when valid, else "<column>: <what is wrong>".
 std::string CheckRecord(const EntityPlan& entity, const google::protobuf::Message& record);

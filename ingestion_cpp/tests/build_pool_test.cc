@@ -8,7 +8,7 @@
 namespace nexus {
 namespace {
 
-std::vector<Uuid> ZeroIds(const Catalog& catalog) { return std::vector<Uuid>(catalog.entities().size()); }
+std::vector<Uuid> ZeroIds(const Contracts& contracts) { return std::vector<Uuid>(contracts.entities().size()); }
 
 v1::PublishRequest Request(int events, int bad_every) {
   v1::PublishRequest request;
@@ -22,8 +22,8 @@ v1::PublishRequest Request(int events, int bad_every) {
 }
 
 TEST(BuildPool, BuildsLikeTheBuilderOnPoolThreads) {
-  const Catalog catalog = Catalog::FromDescriptors();
-  const RecordBuilder builder(catalog, ZeroIds(catalog));
+  const Contracts contracts = Contracts::FromDescriptors();
+  const RecordBuilder builder(contracts, ZeroIds(contracts));
   BuildPool pool(builder, 2);
   std::vector<v1::PublishRequest> requests;
   for (int m = 0; m < 6; ++m) requests.push_back(Request(50, 7));
@@ -48,8 +48,8 @@ TEST(BuildPool, BuildsLikeTheBuilderOnPoolThreads) {
 }
 
 TEST(BuildPool, AReusedMessageForgetsItsOldReasons) {
-  const Catalog catalog = Catalog::FromDescriptors();
-  const RecordBuilder builder(catalog, ZeroIds(catalog));
+  const Contracts contracts = Contracts::FromDescriptors();
+  const RecordBuilder builder(contracts, ZeroIds(contracts));
   BuildPool pool(builder, 1);
   BuiltMessage built;
   const v1::PublishRequest bad = Request(10, 1);

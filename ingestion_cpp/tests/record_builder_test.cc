@@ -10,8 +10,8 @@ namespace nexus {
 namespace {
 
 TEST(RecordBuilder, BuildsTopicKeyAndFramedValue) {
-  const Catalog catalog = Catalog::FromDescriptors();
-  const RecordBuilder builder(catalog, testing::SchemaIdsFor(catalog));
+  const Contracts contracts = Contracts::FromDescriptors();
+  const RecordBuilder builder(contracts, testing::SchemaIdsFor(contracts));
   KafkaRecord record;
   ASSERT_EQ(builder.Build(testing::OrderItemEvent(), &record), "");
   EXPECT_EQ(record.entity->topic, "olist.order_items.v1");
@@ -28,8 +28,8 @@ TEST(RecordBuilder, BuildsTopicKeyAndFramedValue) {
 }
 
 TEST(RecordBuilder, ReturnsTheReasonForABadEvent) {
-  const Catalog catalog = Catalog::FromDescriptors();
-  const RecordBuilder builder(catalog, testing::SchemaIdsFor(catalog));
+  const Contracts contracts = Contracts::FromDescriptors();
+  const RecordBuilder builder(contracts, testing::SchemaIdsFor(contracts));
   v1::Event event = testing::OrderItemEvent();
   event.mutable_order_item()->set_freight_value(-1);
   KafkaRecord record;
@@ -37,9 +37,9 @@ TEST(RecordBuilder, ReturnsTheReasonForABadEvent) {
 }
 
 TEST(SchemaIds, NamesMissingEntitiesAndBadIds) {
-  const Catalog catalog = Catalog::FromDescriptors();
+  const Contracts contracts = Contracts::FromDescriptors();
   try {
-    SchemaIdsForEntities(catalog, ParseSchemaIds(R"({"olist.orders.v1": "00000000-0000-4000-8000-000000000001"})"));
+    SchemaIdsForEntities(contracts, ParseSchemaIds(R"({"olist.orders.v1": "00000000-0000-4000-8000-000000000001"})"));
     FAIL() << "expected an error";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("olist.order_items.v1"), std::string::npos);

@@ -8,24 +8,24 @@
 namespace nexus {
 namespace {
 
-std::string Encode(const Catalog& catalog, const v1::Event& event) {
-  const EntityPlan* entity = catalog.ByPayloadField(event.payload_case());
+std::string Encode(const Contracts& contracts, const v1::Event& event) {
+  const EntityPlan* entity = contracts.ByPayloadField(event.payload_case());
   std::string out;
   AppendRecordJson(*entity, event.GetReflection()->GetMessage(event, entity->payload_field), &out);
   return out;
 }
 
 TEST(RecordJson, OrderItemHasOlistColumnsInOrderAndNumbersAsNumbers) {
-  const Catalog catalog = Catalog::FromDescriptors();
-  EXPECT_EQ(Encode(catalog, testing::OrderItemEvent()),
+  const Contracts contracts = Contracts::FromDescriptors();
+  EXPECT_EQ(Encode(contracts, testing::OrderItemEvent()),
             "{\"order_id\":\"00010242fe8c5a6d1ba2dd792cb16214\",\"order_item_id\":1,"
             "\"product_id\":\"4244733e06e7ecb4970a6e2683c13e61\",\"seller_id\":\"48436dade18ac8b2bce089ec2a041202\","
             "\"shipping_limit_date\":\"2017-09-19 09:45:35\",\"price\":58.9,\"freight_value\":13.29}");
 }
 
 TEST(RecordJson, UnsetOptionalsAreNullAndStringsAreEscaped) {
-  const Catalog catalog = Catalog::FromDescriptors();
-  const std::string text = Encode(catalog, testing::ReviewEvent());
+  const Contracts contracts = Contracts::FromDescriptors();
+  const std::string text = Encode(contracts, testing::ReviewEvent());
   const nlohmann::json doc = nlohmann::json::parse(text);
   EXPECT_TRUE(doc["review_comment_title"].is_null());
   EXPECT_TRUE(doc["review_answer_timestamp"].is_null());
@@ -35,12 +35,12 @@ TEST(RecordJson, UnsetOptionalsAreNullAndStringsAreEscaped) {
 }
 
 TEST(RecordJson, ProductOptionalIntegersAreNullOrNumbers) {
-  const Catalog catalog = Catalog::FromDescriptors();
+  const Contracts contracts = Contracts::FromDescriptors();
   v1::Event event;
   event.set_entity(v1::ENTITY_PRODUCTS);
   event.mutable_product()->set_product_id("1e9e8ef04dbcff4541ed26657ea517e5");
   event.mutable_product()->set_product_weight_g(0);
-  const nlohmann::json doc = nlohmann::json::parse(Encode(catalog, event));
+  const nlohmann::json doc = nlohmann::json::parse(Encode(contracts, event));
   EXPECT_EQ(doc["product_weight_g"], 0);
   EXPECT_TRUE(doc["product_category_name"].is_null());
   EXPECT_TRUE(doc["product_photos_qty"].is_null());
@@ -66,9 +66,9 @@ TEST(RecordJson, NumbersReadBackExactlyAndKeepAFraction) {
 }
 
 TEST(RecordJson, KeyIsTheKeyFieldsJoined) {
-  const Catalog catalog = Catalog::FromDescriptors();
+  const Contracts contracts = Contracts::FromDescriptors();
   const v1::Event event = testing::OrderItemEvent();
-  const EntityPlan* entity = catalog.ByName("order_items");
+  const EntityPlan* entity = contracts.ByName("order_items");
   EXPECT_EQ(RecordKey(*entity, event.order_item()), "00010242fe8c5a6d1ba2dd792cb16214");
 }
 

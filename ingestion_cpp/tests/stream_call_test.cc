@@ -43,7 +43,7 @@ v1::PublishResponse Parse(grpc::ByteBuffer* raw) {
 
 class StreamCallTest : public ::testing::Test {
  protected:
-  StreamCallTest() : catalog_(Catalog::FromDescriptors()), builder_(catalog_, testing::SchemaIdsFor(catalog_)) {}
+  StreamCallTest() : contracts_(Contracts::FromDescriptors()), builder_(contracts_, testing::SchemaIdsFor(contracts_)) {}
 
   StreamCall Call(BuildPool* pool = nullptr) { return StreamCall(builder_, producer_, limits_, pool, counters_); }
 
@@ -57,7 +57,7 @@ class StreamCallTest : public ::testing::Test {
     return taken;
   }
 
-  const Catalog catalog_;
+  const Contracts contracts_;
   const RecordBuilder builder_;
   testing::FakeProducer producer_;
   ServiceLimits limits_;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "keystone/olist/v1/olist.pb.h"
-#include "catalog.h"
+#include "contracts.h"
 #include "schema_ids.h"
 
 namespace nexus {
@@ -46,17 +46,17 @@ inline v1::Event ReviewEvent() {
   return event;
 }
 
-// 00000000-0000-4000-8000-00000000000N for the Nth entity of the catalog.
-inline std::vector<Uuid> SchemaIdsFor(const Catalog& catalog) {
+// 00000000-0000-4000-8000-00000000000N for the Nth entity of the contracts.
+inline std::vector<Uuid> SchemaIdsFor(const Contracts& contracts) {
   std::string text = "{";
   int n = 0;
-  for (const EntityPlan& e : catalog.entities()) {
+  for (const EntityPlan& e : contracts.entities()) {
     char uuid[40];
     std::snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", ++n);
     text += (n > 1 ? "," : "") + std::string("\"") + e.topic + "\":\"" + uuid + "\"";
   }
   text += "}";
-  return SchemaIdsForEntities(catalog, ParseSchemaIds(text));
+  return SchemaIdsForEntities(contracts, ParseSchemaIds(text));
 }
 
 }  // namespace nexus::testing

@@ -11,10 +11,10 @@ namespace {
 
 class ValidationTest : public ::testing::Test {
  protected:
-  const Catalog catalog_ = Catalog::FromDescriptors();
+  const Contracts contracts_ = Contracts::FromDescriptors();
 
   std::string Check(const v1::Event& event) {
-    EnvelopeCheck envelope = CheckEnvelope(catalog_, event);
+    EnvelopeCheck envelope = CheckEnvelope(contracts_, event);
     if (envelope.entity == nullptr) return envelope.reason;
     return CheckRecord(*envelope.entity,
                        event.GetReflection()->GetMessage(event, envelope.entity->payload_field));

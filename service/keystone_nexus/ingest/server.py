@@ -35,9 +35,9 @@ from grpc_reflection.v1alpha import reflection
 from keystone.olist.v1 import ingestion_pb2
 from keystone_nexus.config import IngestSettings, KafkaSettings
 from keystone_nexus.errors import ConfigError
-from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.metrics import MetricsEndpoint, ingest_registry
 from keystone_nexus.ingest.producer import AsyncProducer
+from keystone_nexus.ingest.record_builder import RecordBuilder
 from keystone_nexus.ingest.service import IngestionService, Limits, MalformedMessage
 from keystone_nexus.kafka.producer import producer_config
 

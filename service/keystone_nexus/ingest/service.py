@@ -1,6 +1,6 @@
 """`IngestionService` in grpc.aio: Publish and PublishStream, answered per event.
 
-Each event is built (checked and encoded, `build`) and queued to the producer; the call
+Each event is built (checked and encoded, `record_builder`) and queued to the producer; the call
 is answered after the delivery report of every event it queued, so an accepted event is
 in Kafka (at least once from the client's view; the idempotent producer removes retry
 duplicates). One bad event never fails its batch-mates.
@@ -34,8 +34,8 @@ from confluent_kafka import KafkaException
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
 from keystone_nexus.contracts.events import KafkaEvent
-from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.producer import AsyncProducer, DeliveryTracker
+from keystone_nexus.ingest.record_builder import RecordBuilder
 from keystone_nexus.ops.metrics import LatencyHistogram
 
 log = logging.getLogger("keystone_nexus.ingest")

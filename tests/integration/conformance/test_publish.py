@@ -20,7 +20,7 @@ from keystone_nexus.contracts.events import to_event
 from keystone_nexus.dev.stack import StackInfo, free_port
 from keystone_nexus.errors import IngestError
 from keystone_nexus.ingest.client import IngestClient, record_event
-from keystone_nexus.ingest.rules import Checked, check_event
+from keystone_nexus.ingest.validation import Checked, check_event
 from keystone_nexus.olist.reader import Row, dataset_file, read
 from tests.integration.conformance.conftest import MAX_BATCH_EVENTS, Launch, bad_events, order_item, review
 from tests.integration.conftest import INTEGRATION_PARTITIONS

@@ -32,7 +32,7 @@ struct FieldPlan {
 
 // One Olist entity: its message, payload field in Event, topic and key.
 struct EntityPlan {
-  size_t index = 0;  // position in the Event payload oneof (and in Catalog::entities())
+  size_t index = 0;  // position in the Event payload oneof (and in Contracts::entities())
   std::string name;  // e.g. "order_items"
   std::string topic;  // olist.<name>.v1, also the registry's schema name
   int entity_enum = 0;  // the keystone.olist.v1.Entity value ENTITY_<NAME>
@@ -45,9 +45,9 @@ struct EntityPlan {
 
 // Every entity of the Event payload oneof. Throws std::runtime_error naming the
 // message or field when the protos' options are incomplete or use an unknown format.
-class Catalog {
+class Contracts {
  public:
-  static Catalog FromDescriptors();
+  static Contracts FromDescriptors();
 
   const std::vector<EntityPlan>& entities() const { return entities_; }
   // nullptr when unknown.

@@ -15,9 +15,9 @@ from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.contracts.events import to_event
 from keystone_nexus.contracts.json_schema import entity_definition
 from keystone_nexus.contracts.validate import RecordInvalid, check
-from keystone_nexus.ingest.build import RecordBuilder
 from keystone_nexus.ingest.client import record_event
-from keystone_nexus.ingest.rules import Checked, check_event, number_text, quote
+from keystone_nexus.ingest.record_builder import RecordBuilder
+from keystone_nexus.ingest.validation import Checked, check_event, number_text, quote
 from keystone_nexus.olist.generate import build_tables
 
 MD5 = "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-#include "catalog.h"
+#include "contracts.h"
 
 #include <stdexcept>
 
@@ -65,8 +65,8 @@ std::string Upper(std::string s) {
 
 }  // namespace
 
-Catalog Catalog::FromDescriptors() {
-  Catalog catalog;
+Contracts Contracts::FromDescriptors() {
+  Contracts contracts;
   const pb::Descriptor* event = v1::Event::descriptor();
   const pb::EnumDescriptor* entity_enum = v1::Entity_descriptor();
   const pb::OneofDescriptor* payload = event->FindOneofByName("payload");
@@ -80,7 +80,7 @@ Catalog Catalog::FromDescriptors() {
       throw std::runtime_error(message->full_name() + ": incomplete (entity) options");
     }
     EntityPlan plan;
-    plan.index = catalog.entities_.size();
+    plan.index = contracts.entities_.size();
     plan.name = rules.name();
     plan.topic = kTopicPrefix + rules.name() + kTopicSuffix;
     plan.payload_field = pf;
@@ -100,26 +100,26 @@ Catalog Catalog::FromDescriptors() {
       }
       plan.key_fields.push_back(found);
     }
-    catalog.entities_.push_back(std::move(plan));
+    contracts.entities_.push_back(std::move(plan));
   }
-  return catalog;
+  return contracts;
 }
 
-const EntityPlan* Catalog::ByPayloadField(int field_number) const {
+const EntityPlan* Contracts::ByPayloadField(int field_number) const {
   for (const EntityPlan& e : entities_) {
     if (e.payload_field->number() == field_number) return &e;
   }
   return nullptr;
 }
 
-const EntityPlan* Catalog::ByEnum(int value) const {
+const EntityPlan* Contracts::ByEnum(int value) const {
   for (const EntityPlan& e : entities_) {
     if (e.entity_enum == value) return &e;
   }
   return nullptr;
 }
 
-const EntityPlan* Catalog::ByName(const std::string& name) const {
+const EntityPlan* Contracts::ByName(const std::string& name) const {
   for (const EntityPlan& e : entities_) {
     if (e.name == name) return &e;
   }

@@ -14,7 +14,7 @@ from uuid import UUID
 from keystone.olist.v1 import olist_pb2
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.contracts.events import KafkaEvent, to_event
-from keystone_nexus.ingest.rules import check_event
+from keystone_nexus.ingest.validation import check_event
 
 
 class RecordBuilder:
