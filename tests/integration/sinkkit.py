@@ -262,5 +262,18 @@ def wait_caught_up(lake: Path, ends: dict[tuple[str, int], int], timeout: float,
     return False
 
 
+def registered_versions(env: dict[str, str], tmp_path: Path) -> dict[str, UUID]:
+    """`nexus schemas sync` with `env` (idempotent): {schema name: version id}, as the
+    registry it names assigned them (Glue assigns its own)."""
+    ids_file = tmp_path / "ids.json"
+    subprocess.run(
+        [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(ids_file)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    return {name: UUID(v) for name, v in orjson.loads(ids_file.read_bytes()).items()}
+
+
 def schema_ids() -> dict[str, UUID]:
     return {name: version_uuid(name, text) for name, text in all_definitions().items()}

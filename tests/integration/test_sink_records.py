@@ -9,7 +9,6 @@ import sys
 import uuid
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import boto3
 import orjson
@@ -20,7 +19,7 @@ from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.contracts import glue_header as wire
 from keystone_nexus.dev import stack as devstack
 from keystone_nexus.dev.stack import StackInfo
-from tests.integration.sinkkit import Broker, _payment, sink_env
+from tests.integration.sinkkit import Broker, _payment, registered_versions, sink_env
 from tests.integration.test_sink_s3 import _s3, s3_coords
 
 pytestmark = pytest.mark.integration
@@ -47,17 +46,6 @@ def _aws_env(stack: StackInfo, broker: Broker, tmp_path: Path, topic: str) -> tu
     return env, prefix
 
 
-def _sync(env: dict[str, str], tmp_path: Path) -> dict[str, UUID]:
-    ids_file = tmp_path / "ids.json"
-    subprocess.run(
-        [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(ids_file)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return {name: UUID(v) for name, v in orjson.loads(ids_file.read_bytes()).items()}
-
-
 def _run_until_idle(env: dict[str, str], **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "keystone_nexus", "run", "--until-idle", "4"],
@@ -72,7 +60,7 @@ def test_zlib_framed_records_land_and_a_poison_timestamp_is_dead_lettered(
     stack: StackInfo, broker: Broker, tmp_path: Path
 ) -> None:
     env, prefix = _aws_env(stack, broker, tmp_path, TOPIC)
-    version = _sync(env, tmp_path)[contracts.entity_for_topic(TOPIC).schema_name]
+    version = registered_versions(env, tmp_path)[contracts.entity_for_topic(TOPIC).schema_name]
     coords: dict[int, tuple[str, int, int]] = {}
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
 
@@ -105,7 +93,7 @@ def test_a_cut_repeated_under_a_new_schema_version_lands_each_record_once(
     topic = "olist.sellers.v1"
     devstack.create_topics(broker.bootstrap, [topic], 1)
     env, prefix = _aws_env(stack, broker, tmp_path, topic)
-    _sync(env, tmp_path)
+    registered_versions(env, tmp_path)
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
     for i in range(21):
         doc = {

@@ -4,14 +4,11 @@ through an S3 outage."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import boto3
 import orjson
@@ -20,7 +17,14 @@ import pytest
 
 from keystone_nexus.dev import stack as devstack
 from keystone_nexus.dev.stack import StackInfo
-from tests.integration.sinkkit import Broker, Coord, SinkProcess, produce_known_set, sink_env
+from tests.integration.sinkkit import (
+    Broker,
+    Coord,
+    SinkProcess,
+    produce_known_set,
+    registered_versions,
+    sink_env,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -87,14 +91,7 @@ def test_s3_lake_through_an_outage(stack: StackInfo, broker: Broker, tmp_path: P
         AWS_SECRET_ACCESS_KEY="testing",
     )
     # The Glue registry assigns its own version ids: register first, produce with them.
-    ids_file = tmp_path / "ids.json"
-    subprocess.run(
-        [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(ids_file)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    versions = {name: UUID(v) for name, v in orjson.loads(ids_file.read_bytes()).items()}
+    versions = registered_versions(env, tmp_path)
     produced = produce_known_set(broker.bootstrap, 300, versions=versions)
     s3 = _s3(stack)
     moto = devstack.processes(stack.state_dir)["moto"]

@@ -9,14 +9,11 @@ import asyncio
 import contextlib
 import socket
 import socketserver
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any, cast
-from uuid import UUID
 
 import boto3
 import orjson
@@ -33,6 +30,7 @@ from tests.integration.sinkkit import (
     Broker,
     SinkProcess,
     produce_known_set,
+    registered_versions,
     sink_env,
     wait_caught_up,
 )
@@ -256,14 +254,7 @@ def test_glue_down_at_start_then_up(broker: Broker, tmp_path: Path) -> None:
         moto = start_on(moto_port, lambda port: devstack.start_moto(tmp_path, port))
         assert wait_for(lambda: readyz(base)[0] == 200, 60), (readyz(base), run.log())
         # The sink registered the schemas at start (sync_on_start); ask for their ids.
-        ids_file = tmp_path / "ids.json"
-        subprocess.run(
-            [sys.executable, "-m", "keystone_nexus", "schemas", "sync", "--ids-out", str(ids_file)],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        versions = {name: UUID(v) for name, v in orjson.loads(ids_file.read_bytes()).items()}
+        versions = registered_versions(env, tmp_path)
         produced = produce_known_set(broker.bootstrap, 60, versions=versions)
         assert wait_caught_up(lake, produced.ends, 60, alive=lambda: run.proc.poll() is None), run.log()
     finally:

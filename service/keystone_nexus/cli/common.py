@@ -94,6 +94,22 @@ async def opened_repair_tools(settings: Settings) -> AsyncIterator[RepairTools]:
         yield RepairTools(registry, store, catalog)
 
 
+def count_topics(settings: Settings, topics: list[str]) -> dict[str, int]:
+    """Records per topic, read as the sink reads them (its security and isolation level)."""
+    from keystone_nexus.kafka.admin import topic_counts
+    from keystone_nexus.wiring import kafka_security
+
+    security = kafka_security(settings.kafka, aws_region=settings.aws.region)
+    return asyncio.run(
+        topic_counts(
+            settings.kafka.bootstrap_servers,
+            topics,
+            security=security,
+            isolation_level=settings.kafka.isolation_level,
+        )
+    )
+
+
 def print_json(doc: object) -> None:
     """`doc` as indented JSON on stdout."""
     sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")

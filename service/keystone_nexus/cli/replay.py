@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from keystone_nexus.cli.common import resolved_settings, sync_schemas
+from keystone_nexus.cli.common import count_topics, resolved_settings, sync_schemas
 from keystone_nexus.contracts import entities as contracts
 
 
@@ -32,10 +32,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return _replay_via(args)
     from uuid import UUID
 
-    from keystone_nexus.kafka.admin import topic_counts
     from keystone_nexus.kafka.producer import EventProducer, producer_config
     from keystone_nexus.replay.to_kafka import ordered_entities, replay
-    from keystone_nexus.wiring import kafka_security
 
     settings = resolved_settings(args)
     versions = {name: UUID(v) for name, v in asyncio.run(sync_schemas(settings)).items()}
@@ -77,16 +75,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.rejects and report.total_rejected:
         print(f"rejected rows written to {args.rejects}", file=sys.stderr)
     if args.count:
-        topics = [e.topic for e in contracts.entities()]
-        security = kafka_security(settings.kafka, aws_region=settings.aws.region)
-        counts = asyncio.run(
-            topic_counts(
-                settings.kafka.bootstrap_servers,
-                topics,
-                security=security,
-                isolation_level=settings.kafka.isolation_level,
-            )
-        )
+        counts = count_topics(settings, [e.topic for e in contracts.entities()])
         for topic, count in counts.items():
             print(f"{topic:<34}{count:>10,} records in the topic")
     ok = remaining == 0 and acked == report.total_sent
