@@ -27,6 +27,7 @@ import pytest
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.dev import stack as devstack
 from keystone_nexus.dev.transform import DEFAULT_PROJECT, GOLD_TABLES, Toolchain, dbt_results
+from keystone_nexus.lake import warehouse as warehouse_db
 from keystone_nexus.olist.generate import generate
 from tests.olist_expected import ORDERS, TS, expected_daily_sales, expected_orders
 
@@ -93,7 +94,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         assert sunk.returncode == 0, sunk.stderr[-3000:]
     finally:
         devstack.down(state)
-    warehouse = root / "warehouse.duckdb"
+    # Named as its schema is: DuckDB names the file's catalog `gold` too (any name must work).
+    warehouse = root / "gold.duckdb"
     done = _nexus(["transform", "--lake", str(lake), "--duckdb", str(warehouse)], env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     yield Built(
@@ -101,7 +103,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
         updates / ORDERS,
         lake,
         warehouse,
-        warehouse.with_name("warehouse.duckdb.transform"),
+        warehouse.with_name("gold.duckdb.transform"),
         done.stdout,
     )
 
@@ -129,7 +131,7 @@ def write_order_updates(source: Path, out: Path) -> int:
 
 
 def _gold(warehouse: Path, sql: str) -> list[dict[str, Any]]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with warehouse_db.open_read_only(warehouse) as con:
         cursor = con.execute(sql)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

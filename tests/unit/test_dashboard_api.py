@@ -51,8 +51,11 @@ METRICS = b'nexus_sink_records_consumed_total{topic="olist.orders.v1"} 42.0\n'
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
-    path = tmp_path / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:
+    # Named as its schema is: the catalog DuckDB names after the file is `gold` too, and
+    # the dashboard must still read `gold.<table>`.
+    path = tmp_path / "gold.duckdb"
+    with duckdb.connect() as con:
+        con.execute(f"attach '{path}' as built; use built")
         con.execute(SCHEMA)
     return path
 

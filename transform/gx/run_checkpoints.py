@@ -45,7 +45,12 @@ def _duckdb_frames(layer: str, tables: list[str], lake: str, warehouse: str) -> 
                 f"select * from read_parquet('{path}', hive_partitioning = true, union_by_name = true)"
             ).df()
     else:
-        con = duckdb.connect(warehouse, read_only=True)
+        # Attached under a fixed name: DuckDB names a file's catalog after the file, so a
+        # warehouse called gold.duckdb would make `gold.<table>` ambiguous.
+        quoted = warehouse.replace("'", "''")
+        con = duckdb.connect()
+        con.execute(f"attach '{quoted}' as nexus_warehouse (read_only)")
+        con.execute("use nexus_warehouse")
         for table in tables:
             frames[table] = con.sql(f"select * from {SILVER_GOLD_SCHEMAS[layer]}.{table}").df()
     con.close()

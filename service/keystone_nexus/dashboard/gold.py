@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import duckdb
 
 from keystone_nexus.errors import GoldError, GoldNotBuiltError, GoldUnavailableError
+from keystone_nexus.lake import warehouse as warehouse_db
 
 Row = tuple[Any, ...]
 REVIEW_SCORES = (1, 2, 3, 4, 5)
@@ -224,7 +225,7 @@ class DuckDBGold:
                 f"`nexus transform --lake DIR --duckdb {self.path}`"
             )
         try:
-            with duckdb.connect(str(self.path), read_only=True) as con:
+            with warehouse_db.open_read_only(self.path) as con:
                 return con.execute(sql).fetchall()
         except duckdb.CatalogException as exc:
             raise GoldNotBuiltError(

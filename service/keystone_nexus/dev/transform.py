@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from keystone_nexus.errors import NexusError
+from keystone_nexus.lake import warehouse as warehouse_db
 
 GOLD_TABLES = (
     "fct_orders",
@@ -132,7 +131,7 @@ def dbt_results(target_path: Path) -> tuple[Counter[str], int, int]:
 
 
 def gold_rows(warehouse: Path) -> dict[str, int]:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with warehouse_db.open_read_only(warehouse) as con:
         counts = {}
         for table in GOLD_TABLES:
             row = con.execute(f"select count(*) from gold.{table}").fetchone()

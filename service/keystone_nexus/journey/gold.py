@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
+from keystone_nexus.lake import warehouse as warehouse_db
 
 TOP_STATES = 5
 SELLERS_SHOWN = 3
@@ -44,7 +44,7 @@ def min_seller_orders(total_orders: int) -> int:
 
 
 def read_highlights(warehouse: Path) -> GoldHighlights:
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with warehouse_db.open_read_only(warehouse) as con:
         by_state = con.execute(
             "select customer_state, sum(orders)::bigint, sum(gmv) from gold.agg_daily_sales "
             "group by 1 order by 3 desc, 1"
