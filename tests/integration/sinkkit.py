@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -248,6 +250,26 @@ def sink_env(bootstrap: str, lake_uri: str, registry: Path, group: str, **extra:
         "NEXUS_HEALTH__PORT": "0",
         **extra,
     }
+
+
+def get(url: str) -> tuple[int, bytes]:
+    """An HTTP GET's status and body; status 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def wait_for(predicate: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.3)
+    return False
 
 
 def wait_caught_up(lake: Path, ends: dict[tuple[str, int], int], timeout: float, alive: Any = None) -> bool:

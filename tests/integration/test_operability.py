@@ -10,8 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,31 +27,14 @@ from tests.integration.sinkkit import (
     Produced,
     SinkProcess,
     checkpoint_offsets,
+    get,
     lake_coords,
     produce_known_set,
     sink_env,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
-
-
-def wait_for(predicate: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def metric(text: str, name: str, **labels: str) -> float | None:

@@ -31,26 +31,6 @@ def _produce(bootstrap: str, topic: str) -> None:
     assert producer.flush(30) == 0
 
 
-async def _read_all(bootstrap: str, topic: str, **options: Any) -> dict[int, list[Any]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **options
-    )
-    await consumer.start()
-    try:
-        parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(parts)
-        await consumer.seek_to_beginning(*parts)
-        out: dict[int, list[Any]] = {p: [] for p in range(PARTITIONS)}
-        for _ in range(100):
-            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
-                out[tp.partition].extend(records)
-            if sum(map(len, out.values())) >= COUNT:
-                break
-        return out
-    finally:
-        await consumer.stop()
-
-
 def _fields(record: Any) -> tuple[Any, ...]:
     return (record.offset, record.timestamp, record.key, record.value, tuple(record.headers))
 
@@ -97,7 +77,7 @@ def test_lean_records_carry_what_consumer_records_carry(
         assert columns.record(len(records) - 1).key == plain[partition][-1].key
 
 
-async def _read_to_end(bootstrap: str, topic: str, **options: Any) -> dict[int, list[Any]]:
+async def _read_all(bootstrap: str, topic: str, **options: Any) -> dict[int, list[Any]]:
     """Every partition of `topic` read up to its end (the last stable offset, reading committed)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **options
@@ -143,21 +123,19 @@ def test_read_committed_lean_records_are_the_committed_transactions(
 
     async def read() -> dict[str, dict[int, list[Any]]]:
         return {
-            "lean committed": await _read_to_end(
+            "lean committed": await _read_all(
                 broker.bootstrap,
                 topic,
                 value_deserializer=fetch.RAW_RECORDS,
                 isolation_level="read_committed",
             ),
-            "lean uncommitted": await _read_to_end(
+            "lean uncommitted": await _read_all(
                 broker.bootstrap,
                 topic,
                 value_deserializer=fetch.RAW_RECORDS,
                 isolation_level="read_uncommitted",
             ),
-            "plain uncommitted": await _read_to_end(
-                broker.bootstrap, topic, isolation_level="read_uncommitted"
-            ),
+            "plain uncommitted": await _read_all(broker.bootstrap, topic, isolation_level="read_uncommitted"),
         }
 
     got = asyncio.run(read())

@@ -4,9 +4,6 @@ halt stops every partition and says so; skip records the gap and lands the new r
 
 from __future__ import annotations
 
-import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -20,32 +17,15 @@ from tests.integration.sinkkit import (
     Broker,
     SinkProcess,
     checkpoint_offsets,
+    get,
     lake_coords,
     produce_known_set,
     sink_env,
     wait_caught_up,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError:
-        return 0, b""
-
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
 
 
 def test_a_re_created_topic_halts_by_default_and_skip_records_the_gap(broker: Broker, tmp_path: Path) -> None:

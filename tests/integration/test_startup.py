@@ -29,12 +29,13 @@ from tests.integration.sinkkit import (
     TOPICS,
     Broker,
     SinkProcess,
+    get,
     produce_known_set,
     registered_versions,
     sink_env,
     wait_caught_up,
+    wait_for,
 )
-from tests.integration.test_operability import get, wait_for
 
 pytestmark = pytest.mark.integration
 

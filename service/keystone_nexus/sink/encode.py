@@ -8,6 +8,7 @@ by the Kafka coordinates that let silver prove uniqueness.
 from __future__ import annotations
 
 import io
+from collections.abc import Container
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Literal
@@ -175,7 +176,9 @@ def encode_batch(
         valid = table.num_rows
         bronze = _split_by_hour(table, entity, topic, partition, compression, writer, placement, ingested_ms)
     dlq = (
-        _dead_letters(dead, records, entity, topic, partition, ingested_at_us, compression) if dead else None
+        _dead_letters(dead, refused, records, entity, topic, partition, ingested_at_us, compression)
+        if dead
+        else None
     )
     return EncodedBatch(
         bronze=[obj for _, _, obj in bronze],
@@ -346,6 +349,7 @@ def _split_by_hour(
 
 def _dead_letters(
     dead: list[tuple[int, str]],
+    unplaceable: Container[int],
     records: RecordColumns,
     entity: str,
     topic: str,
@@ -353,6 +357,8 @@ def _dead_letters(
     ingested_at_us: int,
     compression: Compression,
 ) -> OutputObject:
+    """The batch's dead letters as one object, in the hour of its first record whose Kafka
+    timestamp `_unplaceable` accepted (the batch's ingestion hour when there is none)."""
     dead.sort()
     chosen = [records.record(i) for i, _ in dead]
     table = pa.table(
@@ -369,8 +375,8 @@ def _dead_letters(
         },
         schema=DLQ_SCHEMA,
     )
-    placeable = [r.timestamp for r in chosen if 0 <= r.timestamp <= ingested_at_us // 1000]
-    dt, hr = naming.hour_partition(placeable[0] if placeable else ingested_at_us // 1000)
+    placed = next((r.timestamp for (i, _), r in zip(dead, chosen, strict=True) if i not in unplaceable), None)
+    dt, hr = naming.hour_partition(ingested_at_us // 1000 if placed is None else placed)
     key = naming.dlq_key(entity, topic, partition, chosen[0].offset, dt, hr)
     return OutputObject(key, to_parquet(table, compression), table.num_rows)
 

@@ -310,6 +310,20 @@ async def test_a_poison_timestamp_is_dead_lettered_and_the_rest_lands(setup) -> 
     assert "before 1970" in reasons[3]
 
 
+async def test_dead_letters_go_to_the_hour_of_their_first_placeable_record(setup) -> None:
+    """A record a few hours ahead of ingestion is placeable (sink.max_timestamp_ahead_s
+    allows a day): its dead letters are filed under its hour, as its bronze rows would be."""
+    store, registry, executor, version, root = setup
+    ahead = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=3)
+    stamp = int(ahead.timestamp() * 1000)
+    bad = wire.encode(orjson.dumps(payment(0, payment_type="cash")), version)
+    records = [RawRecord(0, 1_700_000_000_000_000, None, bad), RawRecord(1, stamp, None, bad)]
+    outcome = await (await committer(store, registry, executor)).commit(records)
+    assert (outcome.valid, outcome.invalid) == (0, 2)
+    (dlq_path,) = list((root / "dlq").rglob("*.parquet"))
+    assert f"dt={ahead:%Y-%m-%d}/hr={ahead:%H}/" in dlq_path.as_posix()
+
+
 async def test_kafka_timestamps_over_thousands_of_hours_write_a_bounded_number_of_files(setup) -> None:
     store, registry, executor, version, root = setup
     records = [
