@@ -38,6 +38,9 @@ fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then
   apt_install systemd  # the unit-file tests run systemd-analyze
 fi
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
+  apt_install postgresql  # the local stack's stand-in for Amazon RDS (nexus dev up)
+fi
 
 STAMP=.venv/.installed
 if [[ ! -x .venv/bin/python || ! -f $STAMP || pyproject.toml -nt $STAMP ]]; then

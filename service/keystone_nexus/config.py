@@ -316,6 +316,21 @@ class SinkSettings(_Section):
     crash_at: str | None = Field(None, description="Testing aid: exit at a commit step, e.g. after_data:3")
 
 
+class StateSettings(_Section):
+    dsn: str | None = Field(
+        None,
+        description="PostgreSQL (Amazon RDS) for operational state, postgresql://user:password@host:port/db "
+        "(may be an aws-secretsmanager: reference); unset: the sink keeps all its state in the lake",
+    )
+
+    @field_validator("dsn")
+    @classmethod
+    def _dsn(cls, value: str | None) -> str | None:
+        if value is None or value.startswith(("postgresql://", "postgres://", "aws-secretsmanager:")):
+            return value
+        raise ValueError("expected postgresql://user:password@host:port/database")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -337,6 +352,7 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
 
     @classmethod
     def settings_customise_sources(

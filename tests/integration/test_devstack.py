@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from keystone_nexus.config import Settings
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.dev import stack as devstack
 from keystone_nexus.dev.stack import DevStackError, ManagedProcess, StackInfo
@@ -91,7 +92,7 @@ def test_stack_comes_up(stack: StackInfo) -> None:
     report = devstack.status(stack.state_dir)
     assert report["running"], report
     procs = report["processes"]
-    assert set(procs) == {"broker", "moto"}
+    assert set(procs) == {"broker", "moto", "postgres"}
     assert all(p["alive"] and not p["paused"] for p in procs.values())
     assert stack.bootstrap_servers == f"127.0.0.1:{procs['broker']['port']}"
     assert stack.aws_endpoint_url == f"http://127.0.0.1:{procs['moto']['port']}"
@@ -234,6 +235,42 @@ def test_sourced_env_is_accepted_by_the_service_settings(
     assert settings.registry.registry_name == stack.registry_name
 
 
+def test_the_stack_runs_postgresql_and_names_it_in_the_env_file(stack: StackInfo) -> None:
+    import psycopg
+
+    assert devstack.status(stack.state_dir)["processes"]["postgres"]["alive"]
+    assert f"NEXUS_STATE__DSN={stack.postgres_dsn}" in stack.env_file.read_text()
+    with psycopg.connect(stack.postgres_dsn, connect_timeout=5) as db:
+        assert db.execute("SELECT current_database(), current_user").fetchone() == ("nexus", "nexus")
+    assert Settings(state={"dsn": stack.postgres_dsn}).state.dsn == stack.postgres_dsn
+
+
+def test_a_stack_without_postgresql_and_the_cluster_kept_across_down_and_up(tmp_path: Path) -> None:
+    import psycopg
+
+    bare = devstack.up(tmp_path / "bare", topics=SECOND_TOPICS, partitions=1, postgres=False)
+    try:
+        assert bare.postgres_dsn == "" and "NEXUS_STATE__DSN" not in bare.env_file.read_text()
+        assert "postgres" not in devstack.status(bare.state_dir)["processes"]
+    finally:
+        devstack.down(bare.state_dir)
+    state_dir = tmp_path / "kept"
+    first = devstack.up(state_dir, topics=SECOND_TOPICS, partitions=1)
+    try:
+        with psycopg.connect(first.postgres_dsn, autocommit=True) as db:
+            db.execute("CREATE TABLE kept (n int)")
+            db.execute("INSERT INTO kept VALUES (7)")
+    finally:
+        assert "postgres" in devstack.down(state_dir)
+    assert not devstack.status(state_dir)["processes"]["postgres"]["alive"]
+    again = devstack.up(state_dir, topics=SECOND_TOPICS, partitions=1)
+    try:
+        with psycopg.connect(again.postgres_dsn) as db:
+            assert db.execute("SELECT n FROM kept").fetchall() == [(7,)]
+    finally:
+        devstack.down(state_dir)
+
+
 # ----------------------------------------------- a second, independent stack
 
 
@@ -312,7 +349,7 @@ def test_down_stops_exactly_the_recorded_processes_and_is_idempotent(
 ) -> None:
     procs = devstack.processes(second.state_dir)
     assert all(p.alive() for p in procs.values())
-    assert sorted(devstack.down(second.state_dir)) == ["broker", "moto"]
+    assert sorted(devstack.down(second.state_dir)) == ["broker", "moto", "postgres"]
     for proc in procs.values():
         assert not proc.alive()
         assert not port_answers(proc.port)

@@ -36,9 +36,12 @@ def cmd_dev_up(args: argparse.Namespace) -> int:
         bucket=args.bucket,
         registry_name=args.registry_name,
         region=args.region,
+        postgres=not args.no_postgres,
     )
     print(f"broker      {info.bootstrap_servers}")
     print(f"aws (moto)  {info.aws_endpoint_url}")
+    if info.postgres_dsn:
+        print(f"postgresql  {info.postgres_dsn.split('@', 1)[1]}   (NEXUS_STATE__DSN in the settings file)")
     print(f"lake        {info.lake_uri}")
     print(f"settings    {info.env_file}   (source it: set -a; . {info.env_file}; set +a)")
     return 0
@@ -89,6 +92,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     up.add_argument("--bucket", default=DEFAULT_BUCKET)
     up.add_argument("--registry-name", default=DEFAULT_REGISTRY_NAME)
     up.add_argument("--region", default=DEFAULT_REGION)
+    up.add_argument("--no-postgres", action="store_true", help="run the stack without PostgreSQL")
     up.set_defaults(func=cmd_dev_up)
     for name, text, func in (
         ("down", "stop what `dev up` started", cmd_dev_down),

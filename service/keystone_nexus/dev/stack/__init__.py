@@ -1,9 +1,10 @@
 """The local stack that stands in for AWS and MSK during development and tests.
 
-Two detached processes, started with :func:`up` and stopped with :func:`down`:
+Three detached processes, started with :func:`up` and stopped with :func:`down`:
 
 * **Kafka** -- Tansu with in-memory storage (:mod:`.broker`).
 * **AWS** -- moto in server mode for S3, Glue, CloudWatch and Secrets Manager (:mod:`.moto`).
+* **RDS** -- Debian's PostgreSQL, its cluster kept in the state dir (:mod:`.postgres`; optional).
 
 The package, one module per part::
 
@@ -11,6 +12,7 @@ The package, one module per part::
     process     free ports, ManagedProcess (pid + argv + start time), readiness checks
     broker      start Tansu, wait for it, create and count topics
     moto        start moto, wait for it, create the bucket and the Glue registry
+    postgres    initdb once, start PostgreSQL, wait for a login, the DSN
     state       the state dir: stack.json, env, logs/, .lock
     lifecycle   up, down, status, restart
 
@@ -43,6 +45,7 @@ from keystone_nexus.dev.stack.info import (
 )
 from keystone_nexus.dev.stack.lifecycle import down, restart, status, up
 from keystone_nexus.dev.stack.moto import provision_aws, start_moto, wait_for_http
+from keystone_nexus.dev.stack.postgres import postgres_bindir, start_postgres
 from keystone_nexus.dev.stack.process import ManagedProcess, free_port
 from keystone_nexus.dev.stack.state import load_info, processes
 
@@ -62,6 +65,7 @@ __all__ = [
     "free_port",
     "load_info",
     "missing_local_packages",
+    "postgres_bindir",
     "processes",
     "provision_aws",
     "render_env_file",
@@ -69,6 +73,7 @@ __all__ = [
     "restart",
     "start_broker",
     "start_moto",
+    "start_postgres",
     "status",
     "topic_partitions",
     "up",

@@ -48,6 +48,7 @@ LOG_DIR = "logs"
 LOCK_FILE = ".lock"
 BROKER = "broker"
 MOTO = "moto"
+POSTGRES = "postgres"
 READY_TIMEOUT = 30.0
 
 # The optional-dependencies extra that holds the stack's own packages, and the modules
@@ -109,6 +110,7 @@ class StackInfo:
     registry_name: str = DEFAULT_REGISTRY_NAME
     topics: tuple[str, ...] = ()
     partitions: int = 0
+    postgres_dsn: str = ""  # empty: the stack runs without PostgreSQL
 
     @property
     def env_file(self) -> Path:
@@ -138,6 +140,8 @@ class StackInfo:
         }
         if self.partitions > 0:
             env["NEXUS_KAFKA__PARTITIONS"] = str(self.partitions)
+        if self.postgres_dsn:
+            env["NEXUS_STATE__DSN"] = self.postgres_dsn
         return env
 
     def to_json(self) -> dict[str, Any]:
@@ -158,6 +162,7 @@ class StackInfo:
             registry_name=str(data["registry_name"]),
             topics=tuple(str(t) for t in data.get("topics", ())),
             partitions=int(data.get("partitions", 0)),
+            postgres_dsn=str(data.get("postgres_dsn", "")),
         )
 
 

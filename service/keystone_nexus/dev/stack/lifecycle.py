@@ -1,6 +1,6 @@
 """Up, down, status and restart of a whole stack recorded in a state dir.
 
-:func:`up` starts the broker and moto (both detached), creates the topics before any
+:func:`up` starts the broker, moto and PostgreSQL (all detached), creates the topics before any
 other client is told where the broker is (see :mod:`~keystone_nexus.dev.stack.broker`
 for why), provisions the bucket and registry, and writes stack.json and the env file.
 On a dir whose recorded stack is still fully alive it returns the recorded
@@ -29,6 +29,7 @@ from keystone_nexus.dev.stack.info import (
     LAKE_PREFIX,
     LOG_DIR,
     MOTO,
+    POSTGRES,
     READY_TIMEOUT,
     STATE_FILE,
     DevStackError,
@@ -38,6 +39,7 @@ from keystone_nexus.dev.stack.info import (
     require_local_packages,
 )
 from keystone_nexus.dev.stack.moto import provision_aws, start_moto, wait_for_http
+from keystone_nexus.dev.stack.postgres import postgres_dsn, start_postgres, wait_for_postgres
 from keystone_nexus.dev.stack.process import ManagedProcess, free_port, free_ports
 from keystone_nexus.dev.stack.state import locked, read_state, recorded_processes, write_atomic, write_state
 
@@ -61,9 +63,11 @@ def _same_request(
     bucket: str,
     registry_name: str,
     region: str,
+    postgres: bool,
 ) -> bool:
     return (
-        info.topics == topics
+        bool(info.postgres_dsn) == postgres
+        and info.topics == topics
         and info.partitions == partitions
         and info.bucket == bucket
         and info.registry_name == registry_name
@@ -73,9 +77,11 @@ def _same_request(
     )
 
 
-def _wait_ready(proc: ManagedProcess, timeout: float) -> None:
+def _wait_ready(state_dir: Path, proc: ManagedProcess, timeout: float) -> None:
     if proc.name == BROKER:
         wait_for_broker(f"{HOST}:{proc.port}", timeout=timeout, process=proc)
+    elif proc.name == POSTGRES:
+        wait_for_postgres(state_dir, proc.port, timeout=timeout, process=proc)
     else:
         wait_for_http(f"http://{HOST}:{proc.port}", timeout=timeout, process=proc)
 
@@ -91,8 +97,10 @@ def up(
     registry_name: str = DEFAULT_REGISTRY_NAME,
     region: str = DEFAULT_REGION,
     ready_timeout: float = READY_TIMEOUT,
+    postgres: bool = True,
 ) -> StackInfo:
-    """Start the broker and moto, create topics, bucket and registry, write the env file.
+    """Start the broker, moto and (unless `postgres` is false) PostgreSQL, create topics,
+    bucket and registry, write the env file (with NEXUS_STATE__DSN when PostgreSQL runs).
 
     `topics` defaults to ``contracts.topics()``; ports 0 pick free loopback ports.
     If the stack recorded in `state_dir` is still fully alive, the recorded info is
@@ -113,7 +121,7 @@ def up(
         alive = {name: proc for name, proc in recorded.items() if proc.alive()}
         if alive and data is not None:
             info = StackInfo.from_json(data["info"])
-            complete = set(alive) == {BROKER, MOTO}
+            complete = set(alive) == set(recorded)
             if complete and _same_request(
                 info,
                 alive,
@@ -124,6 +132,7 @@ def up(
                 bucket=bucket,
                 registry_name=registry_name,
                 region=region,
+                postgres=postgres,
             ):
                 return info
             running = ", ".join(f"{p.name} pid {p.pid} port {p.port}" for p in alive.values())
@@ -134,8 +143,9 @@ def up(
             )
 
         (state_dir / LOG_DIR).mkdir(parents=True, exist_ok=True)
-        starters = {BROKER: start_broker, MOTO: start_moto}
-        requested = {BROKER: kafka_port, MOTO: aws_port}
+        starters = {BROKER: start_broker, MOTO: start_moto, POSTGRES: start_postgres}
+        requested = {BROKER: kafka_port, MOTO: aws_port, POSTGRES: 0}
+        names = (BROKER, MOTO, POSTGRES) if postgres else (BROKER, MOTO)
         started: dict[str, ManagedProcess] = {}
 
         def make_info() -> StackInfo:
@@ -149,20 +159,21 @@ def up(
                 registry_name=registry_name,
                 topics=wanted,
                 partitions=partitions,
+                postgres_dsn=postgres_dsn(state_dir, started[POSTGRES].port) if POSTGRES in started else "",
             )
 
         try:
-            # Start both before waiting on either: moto's import takes a second.
-            ports = free_ports(2)
-            for name in (BROKER, MOTO):
+            # Start them all before waiting on any: moto's import takes a second.
+            ports = free_ports(len(names))
+            for name in names:
                 port = requested[name] or ports.pop()
                 started[name] = starters[name](state_dir, port, wait=False)
             # Recorded at once, so `down` finds them even if this process dies here.
             write_state(state_dir, make_info(), started, state="starting")
-            for name in (BROKER, MOTO):
+            for name in names:
                 for attempt in range(3):
                     try:
-                        _wait_ready(started[name], ready_timeout)
+                        _wait_ready(state_dir, started[name], ready_timeout)
                         break
                     except DevStackError:
                         # Died at once on a port picked here: most likely someone took
@@ -202,7 +213,7 @@ def down(state_dir: Path, *, timeout: float = 10.0) -> list[str]:
             return []
         stopped = []
         failures = []
-        # Reverse start order: moto first, the broker last.
+        # Reverse start order: PostgreSQL and moto first, the broker last.
         for name, proc in reversed(list(recorded_processes(data).items())):
             try:
                 if proc.stop(timeout):
@@ -248,10 +259,10 @@ def status(state_dir: Path) -> dict[str, Any]:
 
 
 def restart(state_dir: Path, name: str, *, timeout: float = READY_TIMEOUT) -> ManagedProcess:
-    """Restart the recorded `name` ("broker" or "moto") on the same port and record
-    the new pid. A restarted broker is empty (memory storage): its topics are
+    """Restart the recorded `name` ("broker", "moto" or "postgres") on the same port and
+    record the new pid. A restarted broker is empty (memory storage): its topics are
     created again at once, and a restarted moto gets its bucket and registry back;
-    everything else stored in them is gone.
+    everything else stored in them is gone. PostgreSQL keeps its data.
     """
     state_dir = Path(state_dir).resolve()
     with locked(state_dir):
@@ -262,12 +273,12 @@ def restart(state_dir: Path, name: str, *, timeout: float = READY_TIMEOUT) -> Ma
         info = StackInfo.from_json(data["info"])
         old = procs[name]
         old.stop()
-        start = start_broker if name == BROKER else start_moto
+        start = {BROKER: start_broker, MOTO: start_moto, POSTGRES: start_postgres}[name]
         procs[name] = start(state_dir, old.port, timeout=timeout)
         write_state(state_dir, info, procs, state="running")
         if name == BROKER:
             create_topics(info.bootstrap_servers, info.topics, info.partitions)
-        else:
+        elif name == MOTO:
             provision_aws(
                 info.aws_endpoint_url,
                 bucket=info.bucket,

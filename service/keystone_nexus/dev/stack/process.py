@@ -127,6 +127,7 @@ class ManagedProcess:
     pid: int
     start_ticks: int | None = None
     env: dict[str, str] | None = field(default=None, repr=False)
+    stop_signal: str = "SIGTERM"  # PostgreSQL's fast shutdown is SIGINT (SIGTERM waits for clients)
 
     # -- creation
 
@@ -139,8 +140,10 @@ class ManagedProcess:
         port: int,
         log_path: Path,
         env: Mapping[str, str] | None = None,
+        stop_signal: str = "SIGTERM",
     ) -> ManagedProcess:
-        """Start `argv` in its own session, appending its output to `log_path`."""
+        """Start `argv` in its own session, appending its output to `log_path`;
+        :meth:`stop` sends it `stop_signal` first."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("ab") as log:
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -166,6 +169,7 @@ class ManagedProcess:
             pid=popen.pid,
             start_ticks=identity[1] if identity else None,
             env=dict(env) if env is not None else None,
+            stop_signal=stop_signal,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -176,6 +180,7 @@ class ManagedProcess:
             "log_path": str(self.log_path),
             "pid": self.pid,
             "start_ticks": self.start_ticks,
+            "stop_signal": self.stop_signal,
         }
 
     @classmethod
@@ -188,6 +193,7 @@ class ManagedProcess:
             log_path=Path(data["log_path"]),
             pid=int(data["pid"]),
             start_ticks=int(ticks) if ticks is not None else None,
+            stop_signal=str(data.get("stop_signal", "SIGTERM")),
         )
 
     # -- inspection
@@ -218,7 +224,10 @@ class ManagedProcess:
         if len(argv) == 1 and len(self.argv) > 1:  # from ps: joined with spaces
             same_argv = argv[0] == " ".join(self.argv)
         else:
-            same_argv = tuple(argv) == self.argv
+            # Or the tail it exec'd (setpriv ... -- postgres ...: the server's own argv).
+            same_argv = tuple(argv) == self.argv or (
+                0 < len(argv) < len(self.argv) and self.argv[-len(argv) :] == tuple(argv)
+            )
         same_start = ticks is None or self.start_ticks is None or ticks == self.start_ticks
         return same_argv and same_start
 
@@ -273,8 +282,8 @@ class ManagedProcess:
             time.sleep(0.02)
 
     def stop(self, timeout: float = 10.0) -> bool:
-        """SIGTERM, wait up to `timeout`, then SIGKILL. False if it was not running."""
-        if not self._signal(signal.SIGTERM):
+        """`stop_signal` (SIGTERM), wait up to `timeout`, then SIGKILL. False if it was not running."""
+        if not self._signal(signal.Signals[self.stop_signal]):
             self._reap()
             return False
         self._signal(signal.SIGCONT)  # a paused process only sees SIGTERM once resumed
@@ -313,7 +322,12 @@ class ManagedProcess:
         """
         self.stop(timeout)
         return ManagedProcess.spawn(
-            self.name, self.argv, port=self.port, log_path=self.log_path, env=self.env
+            self.name,
+            self.argv,
+            port=self.port,
+            log_path=self.log_path,
+            env=self.env,
+            stop_signal=self.stop_signal,
         )
 
 
