@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
+from keystone_nexus.dev import stack as devstack
 from keystone_nexus.kafka.admin import topic_counts
 from keystone_nexus.kafka.range_reader import KafkaRangeReader
 from tests.integration.sinkkit import (
@@ -23,10 +24,13 @@ from tests.integration.sinkkit import (
     TOPICS,
     Broker,
     Coord,
+    SinkProcess,
     checkpoint_offsets,
+    get,
     lake_coords,
     produce_transactions,
     sink_env,
+    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -109,6 +113,40 @@ def test_an_open_transaction_is_not_lag_to_wait_for(broker: Broker, tmp_path: Pa
     assert checkpoint_offsets(lake) == _after_last(written.committed | written.aborted)
     assert {b["cut"] for b in batches} == {"caught-up"}
     assert totals["records_valid"] == len(written.committed)
+
+
+def test_a_transaction_aborted_after_the_last_batch_is_no_lag(broker: Broker, tmp_path: Path) -> None:
+    """An aborted transaction that follows the last committed batch leaves nothing to cut:
+    the checkpoint still follows the log past it, so the partition shows no lag."""
+    lake = tmp_path / "lake"
+    port = devstack.free_port()
+    env = sink_env(
+        broker.bootstrap,
+        f"file://{lake}",
+        tmp_path / "registry",
+        f"g-{uuid.uuid4().hex[:6]}",
+        NEXUS_KAFKA__TOPICS=TOPICS[0],
+        NEXUS_SINK__IDLE_FLUSH_S="0.5",
+        NEXUS_HEALTH__PORT=str(port),
+    )
+    sink = SinkProcess(env, tmp_path)
+    try:
+        committed, _ = produce_transactions(broker.bootstrap, ["commit"], PER_TRANSACTION)
+        landed = _after_last(committed.committed)
+        assert wait_for(lambda: checkpoint_offsets(lake) == landed, 60), (
+            checkpoint_offsets(lake),
+            sink.log(),
+        )
+        aborted, _ = produce_transactions(broker.bootstrap, ["abort"], PER_TRANSACTION)
+        past = _after_last(aborted.aborted)
+        assert wait_for(lambda: checkpoint_offsets(lake) == past, 30), (checkpoint_offsets(lake), sink.log())
+        rows = orjson.loads(get(f"http://127.0.0.1:{port}/status")[1])["partitions"]
+        assert [(r["committed"], r["offset_lag"]) for r in rows] == [
+            (past[(TOPICS[0], r["partition"])], 0) for r in rows
+        ]
+    finally:
+        assert sink.stop() == 0, sink.log()
+    assert set(lake_coords(lake, "bronze")) == committed.committed
 
 
 def test_the_tools_read_what_the_sink_reads(broker: Broker) -> None:

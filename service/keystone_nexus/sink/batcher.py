@@ -87,6 +87,9 @@ class CutReason(StrEnum):
     REPLAY = "replay"  # repeating a cut recorded before a crash
     PRESSURE = "pressure"
     SHUTDOWN = "shutdown"
+    # No records: the fetch moved past transaction markers or aborted records after the
+    # last cut, and the checkpoint follows it (nothing is written).
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,7 @@ class PartitionBuffer:
     # nothing is buffered until `reset` says where it was sought to.
     origin: int | None = 0
     last_cut_from: int = 0  # the origin of the batch `cut` returned last
+    skip_seen: float | None = None  # since when `skipped_end` has seen a quiet skipped run
 
     def append(self, record: Record, now: float) -> None:
         self.extend([record], now)
@@ -175,6 +179,28 @@ class PartitionBuffer:
             return CutReason.CAUGHT_UP
         return None
 
+    def skipped_end(
+        self, rules: CutRules, now: float, position: int | None, high_water: int | None
+    ) -> int | None:
+        """The last offset of a run the fetch moved past after the last cut without a
+        record (transaction markers, an aborted transaction), once the partition is read
+        to its end and has stayed so for `idle_flush_s`: the checkpoint may follow it with
+        nothing to write, so a partition ending in markers shows no lag. Else None."""
+        origin = self.origin
+        if (
+            self.records
+            or self.forced_end is not None
+            or origin is None
+            or position is None
+            or high_water is None
+            or not origin < position >= high_water
+        ):
+            self.skip_seen = None
+            return None
+        if self.skip_seen is None:
+            self.skip_seen = now
+        return position - 1 if now - self.skip_seen >= rules.idle_flush_s else None
+
     def cut(self, rules: CutRules) -> list[Record]:
         """Take the next batch: up to the forced end, else up to the count and byte limits."""
         forced = self.forced_end
@@ -212,6 +238,7 @@ class PartitionBuffer:
         (transaction markers, aborted batches): the next run is read from there."""
         if not self.records and self.origin is not None:
             self.origin = max(self.origin, position)
+        self.skip_seen = None
 
     def clear(self) -> None:
         """Drop everything buffered; the origin becomes unknown until `reset`."""
@@ -221,6 +248,7 @@ class PartitionBuffer:
         self.last_append = None
         self.forced_end = None
         self.origin = None
+        self.skip_seen = None
 
     def reset(self, origin: int, forced_end: int | None = None) -> None:
         """Empty, with the consumer just sought to `origin` (and a cut to repeat, if any)."""

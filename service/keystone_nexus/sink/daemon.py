@@ -296,19 +296,26 @@ class BronzeSink:
                     reason = CutReason.SHUTDOWN
                 elif pressure:
                     reason = CutReason.PRESSURE
-            if reason is None:
-                continue
-            forced = state.buffer.forced_end
-            batch = state.buffer.cut(self.options.rules)
-            end = forced if forced is not None else batch[-1].offset
-            if forced is None and not state.buffer.records and position is not None and position - 1 > end:
-                end = position - 1  # and what the fetch skipped after it: markers, aborts
-                state.buffer.skipped_to(position)
+            if reason is not None:
+                forced = state.buffer.forced_end
+                batch = state.buffer.cut(self.options.rules)
+                end = forced if forced is not None else batch[-1].offset
+                emptied = forced is None and not state.buffer.records
+                if emptied and position is not None and position - 1 > end:
+                    end = position - 1  # and what the fetch skipped after it: markers, aborts
+                    state.buffer.skipped_to(position)
+                read_from = state.buffer.last_cut_from
+            else:  # nothing buffered: has the fetch moved past markers only?
+                skipped = state.buffer.skipped_end(self.options.rules, now, position, readable)
+                if skipped is None or state.buffer.origin is None:
+                    continue
+                reason, batch, end, read_from = CutReason.SKIPPED, [], skipped, state.buffer.origin
+                state.buffer.skipped_to(skipped + 1)
+                state.buffer.last_cut_size = 0
             state.inflight_bytes = state.buffer.last_cut_size
             state.inflight_oldest_ms = min(map(attrgetter("timestamp"), batch), default=None)
             state.batch_id = naming.batch_id(tp.topic, tp.partition, state.committer.next_offset)
             state.batch_started = now
-            read_from = state.buffer.last_cut_from
             state.task = asyncio.get_running_loop().create_task(
                 self._flush(tp, state, batch, end, reason, read_from)
             )

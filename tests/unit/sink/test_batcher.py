@@ -146,3 +146,27 @@ def test_a_cut_that_covers_skipped_offsets_reads_the_next_run_from_past_them() -
     buffer.extend(_records([1, 1], start=5), now=1.0)
     assert [r.offset for r in buffer.cut(rules)] == [5, 6]
     assert buffer.last_cut_from == 5
+
+
+def test_a_run_of_markers_after_the_last_cut_is_skipped_once_quiet() -> None:
+    """Nothing buffered, the fetch past the last cut (an aborted transaction, markers) and
+    read to the end for `idle_flush_s`: the checkpoint may follow the fetch position."""
+    rules = CutRules(idle_flush_s=2.0)
+    buffer = PartitionBuffer()
+    buffer.extend(_records([5] * 10), now=0.0)
+    buffer.cut(rules)  # offsets 0..9; the origin is 10
+    assert buffer.skipped_end(rules, 1.0, position=10, high_water=10) is None, "nothing skipped"
+    assert buffer.skipped_end(rules, 1.0, position=22, high_water=30) is None, "not read to the end"
+    assert buffer.skipped_end(rules, 2.0, position=22, high_water=22) is None, "not quiet for long yet"
+    assert buffer.skipped_end(rules, 4.0, position=22, high_water=22) == 21
+    buffer.skipped_to(22)
+    assert buffer.skipped_end(rules, 9.0, position=22, high_water=22) is None, "once"
+    buffer.extend(_records([5], start=25), now=9.0)
+    assert buffer.skipped_end(rules, 20.0, position=26, high_water=26) is None, "records: a cut's job"
+    buffer.clear()
+    assert buffer.skipped_end(rules, 30.0, position=26, high_water=26) is None, "origin unknown"
+
+
+def test_an_aborted_transaction_at_the_start_of_a_partition_is_skipped() -> None:
+    rules = CutRules(idle_flush_s=0.0)
+    assert PartitionBuffer().skipped_end(rules, 0.0, position=11, high_water=11) == 10
