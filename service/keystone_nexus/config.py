@@ -307,6 +307,12 @@ class SinkSettings(_Section):
         description="A checkpoint below the log start or beyond its end: halt the partition, or skip "
         "(record the gap under _gaps/ and move the checkpoint to the log start)",
     )
+    out_of_range_confirm_s: float = Field(
+        15.0,
+        ge=0,
+        description="How long a checkpoint must stay beyond the partition's high-water mark before "
+        "it counts as out of range (a new leader's mark can lag for a moment)",
+    )
     kafka_commit_timeout_s: float = Field(
         10.0,
         gt=0,

@@ -162,6 +162,7 @@ def sink_options(settings: Settings) -> SinkOptions:
         drain_timeout_s=sink.drain_timeout_s,
         kafka_commit_timeout_s=sink.kafka_commit_timeout_s,
         on_out_of_range=sink.on_offset_out_of_range,
+        out_of_range_confirm_s=sink.out_of_range_confirm_s,
         read_committed=settings.kafka.isolation_level == "read_committed",
     )
 

@@ -30,7 +30,13 @@ pytestmark = pytest.mark.integration
 
 def test_a_re_created_topic_halts_by_default_and_skip_records_the_gap(broker: Broker, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
-    env = sink_env(broker.bootstrap, f"file://{lake}", tmp_path / "registry", f"g-{uuid.uuid4().hex[:6]}")
+    env = sink_env(
+        broker.bootstrap,
+        f"file://{lake}",
+        tmp_path / "registry",
+        f"g-{uuid.uuid4().hex[:6]}",
+        NEXUS_SINK__OUT_OF_RANGE_CONFIRM_S="2",
+    )
     old = produce_known_set(broker.bootstrap, 90)
     first = SinkProcess(env, tmp_path)
     try:

@@ -219,6 +219,7 @@ class BronzeSink:
                 if state is None:
                     continue
                 state.buffer.extend(records, now, floor=state.committer.next_offset)
+                state.beyond_end_since = None  # the fetch reads: no longer out of range
             self._check_log_end()
             self._retry_setups(now)
             self._settle(now)
@@ -444,15 +445,15 @@ class BronzeSink:
             if state.in_range or state.out_of_range is not None or state.rewinding:
                 continue
             if state.buffer.records:
-                state.in_range = True
+                state.in_range, state.beyond_end_since = True, None
                 continue
             high_water = self.consumer.highwater(tp)
             if high_water is None:
                 continue
-            if classify(state.committer.next_offset, None, high_water) is not None:
+            if classify(state.committer.next_offset, None, high_water) is None:
+                state.in_range, state.beyond_end_since = True, None
+            elif self._beyond_end_confirmed(tp, state, high_water):
                 self._out_of_range(tp, state, Side.BEYOND_END, state.committer.next_offset)
-            else:
-                state.in_range = True
 
     async def _fetch_out_of_range(self, error: OffsetOutOfRangeError) -> None:
         """The broker refused a fetch position: below the log start or beyond its end."""
@@ -469,7 +470,29 @@ class BronzeSink:
             except (KafkaError, TimeoutError) as exc:
                 log.warning("log start unknown", extra={"topic": tp.topic, "error": repr(exc)})
             side = Side.BELOW_START if offset < state.log_start else Side.BEYOND_END
-            self._out_of_range(tp, state, side, offset)
+            if side is Side.BELOW_START or self._beyond_end_confirmed(tp, state, None):
+                self._out_of_range(tp, state, side, offset)
+
+    def _beyond_end_confirmed(
+        self, tp: TopicPartition, state: PartitionState, high_water: int | None
+    ) -> bool:
+        """Has the checkpoint been seen beyond the log end for `out_of_range_confirm_s`? A new
+        leader's high-water mark (or log end) can lag what was landed for a moment; the
+        fetches go on meanwhile and clear it when the mark catches up."""
+        now = time.monotonic()
+        if state.beyond_end_since is None:
+            state.beyond_end_since = now
+            log.info(
+                "checkpoint beyond the log end; confirming",
+                extra={
+                    "topic": tp.topic,
+                    "partition": tp.partition,
+                    "next_offset": state.committer.next_offset,
+                    "high_water": high_water,
+                    "confirm_s": self.options.out_of_range_confirm_s,
+                },
+            )
+        return now - state.beyond_end_since >= self.options.out_of_range_confirm_s
 
     def _out_of_range(self, tp: TopicPartition, state: PartitionState, side: Side, offset: int) -> None:
         found = OutOfRange(
@@ -529,7 +552,7 @@ class BronzeSink:
             return
         self.consumer.seek(tp, found.log_start)
         state.buffer.reset(found.log_start)
-        state.out_of_range, state.in_range = None, False
+        state.out_of_range, state.in_range, state.beyond_end_since = None, False, None
         log.warning(
             "gap recorded; checkpoint moved to the log start",
             extra={"topic": tp.topic, "partition": tp.partition, "gap": key, "next_offset": found.log_start},

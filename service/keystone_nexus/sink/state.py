@@ -21,6 +21,9 @@ class SinkOptions:
     setup_timeout_s: float = 30.0  # bound on each await of a partition's setup
     kafka_commit_timeout_s: float = 10.0  # bound on the consumer-group offset commit
     on_out_of_range: str = "halt"  # or "skip" (out_of_range.py)
+    # How long a checkpoint must stay beyond the high-water mark before it counts as out of
+    # range: a new leader's mark can lag what was landed for a moment.
+    out_of_range_confirm_s: float = 15.0
     read_committed: bool = True  # the consumer's isolation level: lag counts to the LSO
 
 
@@ -54,6 +57,7 @@ class PartitionState:
     log_start: int = 0  # from ListOffsets at assignment
     in_range: bool = False  # the checkpoint was found within the log (out_of_range.py)
     out_of_range: OutOfRange | None = None  # halted (or being skipped) until this is cleared
+    beyond_end_since: float | None = None  # when the checkpoint was first seen beyond the mark
     batch_id: str = ""  # of the batch in flight, for the logs
     batch_started: float = 0.0
 

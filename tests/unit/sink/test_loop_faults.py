@@ -190,9 +190,9 @@ async def test_the_brokers_offset_out_of_range_error_halts_the_partition(lake) -
     store, registry, executor, version, _root = lake
     records, _, _ = make_records(version, n=5)
     consumer = LogConsumer({TP: records})
-    sink = make_sink(consumer, store, registry, executor)
+    sink = make_sink(consumer, store, registry, executor, out_of_range_confirm_s=0.3)
     await sink.assign({TP})
-    consumer.fetch_errors.append(OffsetOutOfRangeError({TP: 7}))
+    consumer.fetch_errors.extend(OffsetOutOfRangeError({TP: 7}) for _ in range(100))  # every fetch
 
     async def halted() -> bool:
         return bool(sink.parts[TP].out_of_range)
@@ -201,3 +201,40 @@ async def test_the_brokers_offset_out_of_range_error_halts_the_partition(lake) -
     found = sink.status()["partitions"][0]["out_of_range"]
     assert found["side"] == "beyond-log-end" and TP in consumer.paused
     assert metric(sink, "nexus_sink_offsets_out_of_range_total", topic=TP.topic, side="beyond-log-end") == 1
+
+
+async def test_a_high_water_mark_that_lags_for_a_moment_is_no_re_created_log(lake) -> None:
+    """A new leader can answer with a high-water mark below offsets already landed until
+    its followers report back: the sink waits `out_of_range_confirm_s` before calling the
+    checkpoint beyond the log end, and lands what follows once the mark has caught up."""
+    store, registry, executor, version, root = lake
+    records, valid, _ = make_records(version, n=30)
+    first = make_sink(LogConsumer({TP: records[:20]}), store, registry, executor)
+    await first.assign({TP})
+
+    async def landed_20() -> bool:
+        return await next_offset(store) >= 20
+
+    assert await run_until(first, landed_20), first.status()
+    consumer = LogConsumer({TP: records[:15]})  # the lagging leader's answer: the mark at 15
+    sink = make_sink(consumer, store, registry, executor, out_of_range_confirm_s=2.0)
+    await sink.assign({TP})
+
+    async def caught_up() -> bool:
+        if asyncio.get_running_loop().time() - started > 0.5:
+            consumer.logs[TP] = records  # the mark has caught up
+        return await next_offset(store) >= 30
+
+    started = asyncio.get_running_loop().time()
+    assert await run_until(sink, caught_up), sink.status()
+    assert sink.totals.offsets_out_of_range == 0 and not (root / "_gaps").exists()
+    assert lake_offsets(root, "bronze") == sorted(valid)
+
+    stays = make_sink(LogConsumer({TP: records[:15]}), store, registry, executor, out_of_range_confirm_s=0.5)
+    await stays.assign({TP})
+
+    async def halted() -> bool:
+        return stays.parts[TP].out_of_range is not None
+
+    assert await run_until(stays, halted, timeout_s=5.0)
+    assert stays.parts[TP].out_of_range.side == "beyond-log-end"
