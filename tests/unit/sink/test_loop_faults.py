@@ -237,4 +237,5 @@ async def test_a_high_water_mark_that_lags_for_a_moment_is_no_re_created_log(lak
         return stays.parts[TP].out_of_range is not None
 
     assert await run_until(stays, halted, timeout_s=5.0)
-    assert stays.parts[TP].out_of_range.side == "beyond-log-end"
+    found = stays.parts[TP].out_of_range
+    assert found is not None and found.side == "beyond-log-end"
