@@ -2,6 +2,8 @@
 
     NexusError                      every error the service raises on purpose
     ├── ConfigError                 bad settings: start-up stops, naming the field
+    │   └── SecretUnavailableError  Secrets Manager unreachable, throttled or failing while a
+    │                               setting's reference was resolved (retriable)
     ├── RegistryError               schema registry problems
     │   ├── SchemaNotFoundError     no such schema or version (fatal for the record)
     │   ├── IncompatibleSchemaError a new version breaks the compatibility mode
@@ -55,6 +57,10 @@ class NexusError(Exception):
 
 class ConfigError(NexusError):
     """Settings that cannot be used; the message names the field and what to do."""
+
+
+class SecretUnavailableError(ConfigError):
+    retriable = True
 
 
 class RegistryError(NexusError):

@@ -22,7 +22,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.helpers import create_ssl_context
 
 from keystone_nexus.aws.clients import AwsOptions
-from keystone_nexus.aws.secrets import resolve_secrets
+from keystone_nexus.aws.secrets import references, resolve_secrets
 from keystone_nexus.config import AwsSettings, KafkaSettings, MetricsSettings, Settings
 from keystone_nexus.errors import ConfigError, StartupError
 from keystone_nexus.kafka import fetch, msk_iam
@@ -425,9 +425,9 @@ async def run_sink(
 ) -> SinkTotals:
     """Wire the bronze sink from settings and run it until `stop` is set.
 
-    The health endpoint comes up first; then start-up waits for the registry, the lake
-    and Kafka (see :mod:`keystone_nexus.startup`), a stop meanwhile ends it cleanly."""
-    settings = await resolve_secrets(settings, aws_options(settings.aws))
+    The health endpoint comes up first; then start-up waits for Secrets Manager (when a
+    setting references it), the registry, the lake and Kafka (see
+    :mod:`keystone_nexus.startup`), a stop meanwhile ends it cleanly."""
     metrics = SinkMetrics()
     owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     # systemd's protocol variables: read here, in the composition root, like the settings.
@@ -445,11 +445,20 @@ async def run_sink(
     )
     port = await _start_health(health, settings)
     bound = settings.sink.drain_timeout_s
-    kafka_name, kafka_target = _dependency_names(settings)["kafka"]
     async with contextlib.AsyncExitStack() as stack:
         _close_on_exit(stack, bound, health.stop)
         log.info("starting", extra={"owner": owner, "health": f"http://{settings.health.host}:{port}"})
         try:
+            if references(settings):
+                aws = settings.aws
+                where = f"at {aws.endpoint_url}" if aws.endpoint_url else f"in {aws.region}"
+                settings = await startup.wait_for(
+                    "Secrets Manager",
+                    where,
+                    lambda: resolve_secrets(settings, aws_options(settings.aws)),
+                    stop,
+                )
+            kafka_name, kafka_target = _dependency_names(settings)["kafka"]
             registry, store, catalog = await _open_dependencies(
                 settings, startup, stop, stack, calls=metrics.aws, owner=owner
             )

@@ -281,3 +281,53 @@ def test_moto_s3_passes_the_fence_probe(stack: StackInfo, monkeypatch: pytest.Mo
             await store.close()
 
     assert asyncio.run(probe()) == []
+
+
+def test_secrets_manager_down_at_start_then_up(broker: Broker, tmp_path: Path) -> None:
+    """A setting that references Secrets Manager, which does not answer at start: the sink
+    waits for it like for its other dependencies, then resolves the reference and runs."""
+    sm_port, health_port = devstack.free_port(), devstack.free_port()
+    endpoint = f"http://127.0.0.1:{sm_port}"
+    base = f"http://127.0.0.1:{health_port}"
+    lake = tmp_path / "lake"
+    secret_id = f"nexus/client-{uuid.uuid4().hex[:6]}"
+    env = sink_env(
+        broker.bootstrap,
+        f"file://{lake}",
+        tmp_path / "registry",
+        f"g-{uuid.uuid4().hex[:6]}",
+        NEXUS_HEALTH__PORT=str(health_port),
+        NEXUS_KAFKA__CLIENT_ID=f"aws-secretsmanager:{secret_id}#client_id",
+        **_moto_env(endpoint),
+    )
+    run = SinkProcess(env, tmp_path)
+    moto = forwarder = None
+    try:
+        assert wait_for(lambda: get(f"{base}/healthz")[0] == 200, 30), run.log()
+        assert wait_for(lambda: waits_for(base, "Secrets Manager", 3), 40), (readyz(base), run.log())
+        assert endpoint in " ".join(readyz(base)[1]["reasons"])
+        assert run.proc.poll() is None
+        # Secrets Manager comes up with the secret in it (a missing secret is a refusal).
+        moto = start_on(devstack.free_port(), lambda port: devstack.start_moto(tmp_path, port))
+        sm = boto3.client(
+            "secretsmanager",
+            endpoint_url=f"http://127.0.0.1:{moto.port}",
+            region_name="us-east-1",
+            **_boto_keys(),
+        )
+        sm.create_secret(
+            Name=secret_id, SecretString=orjson.dumps({"client_id": "nexus-from-secret"}).decode()
+        )
+        forwarder = Forwarder(sm_port, moto.port)
+        assert wait_for(lambda: readyz(base)[0] == 200, 60), (readyz(base), run.log())
+        produced = produce_known_set(broker.bootstrap, 60)
+        assert wait_caught_up(lake, produced.ends, 60, alive=lambda: run.proc.poll() is None), run.log()
+    finally:
+        code = run.stop()
+        if forwarder is not None:
+            forwarder.stop()
+        if moto is not None:
+            moto.stop()
+    assert code == 0, run.log()
+    assert_waited_quietly(run, "Secrets Manager")
+    assert "nexus-from-secret" not in run.log_path.read_text(), "a secret's value is never logged"

@@ -4,7 +4,9 @@ Any string setting may hold `aws-secretsmanager:<secret id>` (the whole secret s
 or `aws-secretsmanager:<secret id>#<key>` (one key of a JSON secret), e.g.
 NEXUS_KAFKA__SASL_PASSWORD=aws-secretsmanager:prod/msk-scram#password. Values land in
 the settings as they are typed (SecretStr stays SecretStr); errors name the setting and
-the secret id, never the value.
+the secret id, never the value. A secret that is missing or denied is a ConfigError; one
+Secrets Manager could not answer (unreachable, throttled, failing) a SecretUnavailableError,
+which is retriable: the daemon waits for it at start like for its other dependencies.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, SecretStr
 
 from keystone_nexus.aws.clients import AwsOptions, client
-from keystone_nexus.aws.errors import error_code
+from keystone_nexus.aws.errors import classify
 from keystone_nexus.config import Settings
-from keystone_nexus.errors import ConfigError
+from keystone_nexus.errors import ConfigError, SecretUnavailableError
 
 PREFIX = "aws-secretsmanager:"
 
@@ -52,8 +54,10 @@ async def resolve_secrets(settings: Settings, options: AwsOptions) -> Settings:
                 try:
                     answer = await sm.get_secret_value(SecretId=secret_id)
                 except (ClientError, BotoCoreError) as exc:
-                    code = error_code(exc) or type(exc).__name__
-                    raise ConfigError(f"{setting}: secret {secret_id!r} could not be read ({code})") from None
+                    failure = classify(exc)
+                    code = failure.code or type(exc).__name__
+                    problem = SecretUnavailableError if failure.transient else ConfigError
+                    raise problem(f"{setting}: secret {secret_id!r} could not be read ({code})") from None
                 fetched[secret_id] = answer.get("SecretString") or ""
             value: Any = fetched[secret_id]
             if key:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from keystone_nexus.cli.common import resolved_settings
+from keystone_nexus.config import load_settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +27,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from keystone_nexus.ops import logs
     from keystone_nexus.wiring import run_sink
 
-    settings = resolved_settings(args)
+    # Secret references are resolved by run_sink, under start-up's waits: Secrets Manager
+    # down at start is waited for like Kafka or S3, not a failure.
+    settings = load_settings(args.config)
     logs.configure(args.log_level)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: stacks to stderr
 
