@@ -326,7 +326,13 @@ class StateSettings(_Section):
     dsn: str | None = Field(
         None,
         description="PostgreSQL (Amazon RDS) for operational state, postgresql://user:password@host:port/db "
-        "(may be an aws-secretsmanager: reference); unset: the sink keeps all its state in the lake",
+        "(may be an aws-secretsmanager: reference); unset: the sink keeps all its state in the lake. "
+        "Set: the daemon migrates the schema nexus at start and records every batch in nexus.batches",
+    )
+    iam_auth: bool = Field(
+        False,
+        description="Log in with an RDS IAM authentication token (signed from the AWS credentials, "
+        "fresh for each connection, over TLS) instead of the DSN's password",
     )
 
     @field_validator("dsn")

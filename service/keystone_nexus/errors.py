@@ -16,6 +16,9 @@
     │                               AWS error code, `retriable` set when unreachable or throttled
     ├── MskIamError                 no MSK IAM token could be signed (no AWS credentials,
     │                               or finding them took too long); `retriable` set on timeouts
+    ├── StateError                  (state) the PostgreSQL state database refused a request or
+    │   │                           holds a schema this release does not know
+    │   └── StateUnavailableError   it is unreachable or failing (retriable)
     ├── StartupError                a dependency refused the sink at start-up in a way
     │                               waiting cannot fix (e.g. Kafka refused the credentials)
     ├── StackError                  the local dev stack could not start or stop
@@ -116,6 +119,14 @@ class MskIamError(NexusError):
     def __init__(self, message: str, *, retriable: bool = False) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+class StateError(NexusError):
+    pass
+
+
+class StateUnavailableError(StateError):
+    retriable = True
 
 
 class StartupError(NexusError):

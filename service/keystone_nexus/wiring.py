@@ -45,6 +45,7 @@ from keystone_nexus.sink.dead_letter import DeadLetterTopic
 from keystone_nexus.sink.glue_catalog import GlueCatalog, NoCatalog, TableCatalog
 from keystone_nexus.sink.workers import encode_executor, warm_up
 from keystone_nexus.startup import Startup, StartupAborted
+from keystone_nexus.state import open as state
 
 if TYPE_CHECKING:
     from keystone_nexus.dashboard.gold import GoldSource
@@ -459,6 +460,13 @@ async def run_sink(
                     stop,
                 )
             kafka_name, kafka_target = _dependency_names(settings)["kafka"]
+            ledger = None
+            if settings.state.dsn is not None:
+                ledger = await startup.wait_for(
+                    "PostgreSQL", state.where(settings), lambda: state.open_ledger(settings, metrics), stop
+                )
+                writer = ledger
+                _close_on_exit(stack, bound, lambda: writer.close(bound))
             registry, store, catalog = await _open_dependencies(
                 settings, startup, stop, stack, calls=metrics.aws, owner=owner
             )
@@ -494,6 +502,7 @@ async def run_sink(
                 dead_letter=dead_letter,
                 notify=notifier.send,
                 metrics=metrics,
+                ledger=None if ledger is None else lambda *batch: ledger.submit(state.batch_row(*batch)),
             )
 
             async def consumer() -> AIOKafkaConsumer:

@@ -68,3 +68,21 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture
+def state_dsn(stack: StackInfo) -> Iterator[str]:
+    """A database of the test's own in the stack's PostgreSQL (no schema yet); dropped after."""
+    import uuid
+
+    import psycopg
+
+    assert stack.postgres_dsn, "the session stack runs PostgreSQL"
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(stack.postgres_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield stack.postgres_dsn.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(stack.postgres_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

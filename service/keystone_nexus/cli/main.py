@@ -25,13 +25,14 @@ from keystone_nexus.cli import (
     replay,
     schemas,
     sink,
+    state,
     topics,
     transform,
 )
 from keystone_nexus.errors import NexusError
 
 # In the order `nexus --help` lists them.
-AREAS = (olist, schemas, replay, ingest, sink, lake, ops, dashboard, topics, transform, dev, demo)
+AREAS = (olist, schemas, replay, ingest, sink, lake, state, ops, dashboard, topics, transform, dev, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -239,6 +239,22 @@ class SinkMetrics:
             ["topic"],
             registry=r,
         )
+        self.ledger_rows = Counter(
+            "nexus_sink_ledger_rows",
+            "Batches recorded in the PostgreSQL ledger (nexus.batches), repeats included",
+            registry=r,
+        )
+        self.ledger_failures = Counter(
+            "nexus_sink_ledger_write_failures",
+            "Ledger writes that failed (the rows wait in memory and are tried again)",
+            registry=r,
+        )
+        self.ledger_dropped = Counter(
+            "nexus_sink_ledger_rows_dropped",
+            "Ledger rows dropped past the in-memory bound while PostgreSQL was down "
+            "(nexus state rebuild restores them from the lake)",
+            registry=r,
+        )
         self.partitions_waiting = Gauge(
             "nexus_sink_partitions_waiting",
             "Assigned partitions paused until their setup succeeds",

@@ -44,7 +44,7 @@ from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.sink import checkpoint
 from keystone_nexus.sink.batcher import Record, RecordColumns
-from keystone_nexus.sink.checkpoint import PendingCut, Versioned
+from keystone_nexus.sink.checkpoint import BatchSummary, PendingCut, Versioned
 from keystone_nexus.sink.continuity import check_start
 from keystone_nexus.sink.dead_letter import DeadLetterSink
 from keystone_nexus.sink.decode import resolve_versions
@@ -211,7 +211,18 @@ class PartitionCommitter:
             await self.store.delete(key)
         self.crash.reached("after_data")
 
-        advanced = replace(self.state.checkpoint, next_offset=end + 1, pending=None, owner=self.owner)
+        summary = BatchSummary(
+            start=start,
+            end=end,
+            valid=encoded.valid,
+            dead=encoded.invalid,
+            skipped=encoded.skipped,
+            objects=tuple((o.key, o.rows, len(o.data)) for o in objects),
+            committed_at=time.time(),
+        )
+        advanced = replace(
+            self.state.checkpoint, next_offset=end + 1, pending=None, owner=self.owner, last_batch=summary
+        )
         self.state = await checkpoint.save(self.store, self.state, advanced)
         self.crash.reached("after_checkpoint")
         return BatchOutcome(

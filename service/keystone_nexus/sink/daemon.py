@@ -28,6 +28,7 @@ from keystone_nexus.ops.metrics import PartitionLag, SinkMetrics
 from keystone_nexus.registry.base import SchemaRegistry
 from keystone_nexus.sink import checkpoint, naming, status
 from keystone_nexus.sink.batcher import CutReason, PartitionBuffer, Record
+from keystone_nexus.sink.checkpoint import BatchSummary
 from keystone_nexus.sink.commit import BatchOutcome, CrashInjector, PartitionCommitter
 from keystone_nexus.sink.dead_letter import DeadLetterSink
 from keystone_nexus.sink.glue_catalog import NoCatalog, TableCatalog
@@ -39,6 +40,11 @@ __all__ = ["BronzeSink", "PartitionState", "Rebalance", "SetupRetry", "SinkOptio
 log = logging.getLogger("keystone_nexus.sink")
 
 RETRY_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+
+# Records a batch in the pipeline ledger (state/ledger.py), never blocking: the topic,
+# partition, the batch as its checkpoint holds it, the batch's owner, and the source:
+# "sink" after its commit, "checkpoint" when the next owner records it again at assignment.
+BatchRecorder = Callable[[str, int, BatchSummary, str, str], None]
 
 
 @dataclass
@@ -56,6 +62,7 @@ class BronzeSink:
     notify: Callable[[str], None] = lambda _message: None
     last_loop: float = field(default_factory=time.monotonic)
     on_batch: Callable[[TopicPartition, BatchOutcome], None] | None = None
+    ledger: BatchRecorder | None = None
     parts: dict[TopicPartition, PartitionState] = field(default_factory=dict)
     # Assigned partitions whose setup failed: paused, retried from the loop.
     waiting: dict[TopicPartition, SetupRetry] = field(default_factory=dict)
@@ -132,6 +139,9 @@ class BronzeSink:
                 "pending": None if pending is None else [pending.start, pending.end],
             },
         )
+        if self.ledger is not None and checkpointed.last_batch is not None:
+            # A crash between its checkpoint and its ledger row must not lose the row.
+            self.ledger(tp.topic, tp.partition, checkpointed.last_batch, checkpointed.owner, "checkpoint")
         if classify(checkpointed.next_offset, state.log_start, None) is not None:
             self._out_of_range(tp, state, Side.BELOW_START, checkpointed.next_offset)
 
@@ -331,6 +341,8 @@ class BronzeSink:
         read_from: int,
     ) -> BatchOutcome:
         outcome = await state.committer.commit(batch, end, read_from=read_from)
+        if self.ledger is not None and (summary := state.committer.state.checkpoint.last_batch):
+            self.ledger(tp.topic, tp.partition, summary, self.owner, "sink")
         try:  # a hint for lag and tooling: bounded, it must never hold the partition up
             await asyncio.wait_for(
                 self.consumer.commit({tp: outcome.next_offset}), self.options.kafka_commit_timeout_s
