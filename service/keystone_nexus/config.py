@@ -22,6 +22,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -334,6 +335,12 @@ class StateSettings(_Section):
         description="Log in with an RDS IAM authentication token (signed from the AWS credentials, "
         "fresh for each connection, over TLS) instead of the DSN's password",
     )
+    checkpoints: Literal["lake", "postgres"] = Field(
+        "lake",
+        description="Where the partition checkpoints live: in the lake (conditional puts), or in "
+        "PostgreSQL (compare-and-swap on a row version; for object stores that ignore conditional "
+        "writes). postgres needs dsn",
+    )
 
     @field_validator("dsn")
     @classmethod
@@ -341,6 +348,12 @@ class StateSettings(_Section):
         if value is None or value.startswith(("postgresql://", "postgres://", "aws-secretsmanager:")):
             return value
         raise ValueError("expected postgresql://user:password@host:port/database")
+
+    @model_validator(mode="after")
+    def _checkpoints_need_dsn(self) -> StateSettings:
+        if self.checkpoints == "postgres" and self.dsn is None:
+            raise ValueError("checkpoints=postgres needs dsn (NEXUS_STATE__DSN)")
+        return self
 
 
 class Settings(BaseSettings):

@@ -46,6 +46,7 @@ from keystone_nexus.sink.glue_catalog import GlueCatalog, NoCatalog, TableCatalo
 from keystone_nexus.sink.workers import encode_executor, warm_up
 from keystone_nexus.startup import Startup, StartupAborted
 from keystone_nexus.state import open as state
+from keystone_nexus.state.checkpoints import PostgresCheckpoints, SplitStore
 
 if TYPE_CHECKING:
     from keystone_nexus.dashboard.gold import GoldSource
@@ -80,15 +81,19 @@ async def open_registry(settings: Settings, calls: AwsCallMetrics | None = None)
 
 
 async def open_lake(settings: Settings, calls: AwsCallMetrics | None = None) -> ObjectStore:
-    """The lake's object store: a local directory or S3, from `lake.uri`."""
+    """The lake's object store: a local directory or S3, from `lake.uri`; with
+    `state.checkpoints = postgres`, its checkpoints in PostgreSQL (state/checkpoints.py)."""
     aws = settings.aws
-    return await open_store(
+    lake = await open_store(
         settings.lake.uri,
         aws_options(aws),
         calls=calls,
         attempts=aws.max_attempts,
         max_wait_s=aws.max_backoff_s,
     )
+    if settings.state.checkpoints != "postgres":
+        return lake
+    return SplitStore(lake, PostgresCheckpoints(state.connector(settings), settings.lake.uri))
 
 
 async def open_catalog(settings: Settings, calls: AwsCallMetrics | None = None) -> TableCatalog:

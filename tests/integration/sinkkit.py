@@ -162,10 +162,25 @@ def lake_coords(lake: Path, prefix: str) -> Counter[Coord]:
     return found
 
 
-def checkpoint_offsets(lake: Path) -> dict[tuple[str, int], int]:
+def checkpoint_offsets(lake: Path, dsn: str | None = None) -> dict[tuple[str, int], int]:
+    """Each partition's next offset, from checkpoints with no pending cut: in the lake, or
+    with `dsn`, in PostgreSQL (state.checkpoints = postgres)."""
+    if dsn is not None:
+        import psycopg
+
+        with psycopg.connect(dsn) as conn:
+            bodies = [
+                bytes(r[0])
+                for r in conn.execute(
+                    "SELECT body FROM nexus.checkpoints WHERE lake = %s AND key NOT LIKE %s",
+                    (f"file://{lake}", "%_fence_probe%"),
+                )
+            ]
+    else:
+        bodies = [path.read_bytes() for path in (lake / "_checkpoints").rglob("*.json")]
     out = {}
-    for path in (lake / "_checkpoints").rglob("*.json"):
-        doc = orjson.loads(path.read_bytes())
+    for body in bodies:
+        doc = orjson.loads(body)
         if doc.get("pending") is None:
             out[(doc["topic"], doc["partition"])] = doc["next_offset"]
     return out
@@ -272,10 +287,12 @@ def wait_for(predicate: Any, timeout: float) -> bool:
     return False
 
 
-def wait_caught_up(lake: Path, ends: dict[tuple[str, int], int], timeout: float, alive: Any = None) -> bool:
+def wait_caught_up(
+    lake: Path, ends: dict[tuple[str, int], int], timeout: float, alive: Any = None, dsn: str | None = None
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = checkpoint_offsets(lake)
+        done = checkpoint_offsets(lake, dsn)
         if all(done.get(k, 0) >= v for k, v in ends.items()):
             return True
         if alive is not None and not alive():

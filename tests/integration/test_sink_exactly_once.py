@@ -1,5 +1,6 @@
 """The bronze sink against a real broker: exactly once through crashes, kills,
-rebalances and a paused zombie instance."""
+rebalances and a paused zombie instance; with its checkpoints in the lake, and (the same
+tests) in PostgreSQL (state.checkpoints = postgres)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import time
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,22 @@ from tests.integration.sinkkit import (
 pytestmark = pytest.mark.integration
 
 
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where a test's checkpoints live: the settings that say so, and the DSN to read them."""
+
+    env: dict[str, str]
+    dsn: str | None = None
+
+
+@pytest.fixture(params=["lake", "postgres"])
+def checkpoints(request: pytest.FixtureRequest) -> Checkpoints:
+    if request.param == "lake":
+        return Checkpoints({})
+    dsn = request.getfixturevalue("state_dsn")
+    return Checkpoints({"NEXUS_STATE__DSN": dsn, "NEXUS_STATE__CHECKPOINTS": "postgres"}, dsn)
+
+
 def assert_exactly_once(lake: Path, produced: Produced) -> None:
     bronze = lake_coords(lake, "bronze")
     dlq = lake_coords(lake, "dlq")
@@ -40,40 +58,59 @@ def assert_exactly_once(lake: Path, produced: Produced) -> None:
     assert set(dlq) == produced.invalid
 
 
-def catch_up_and_check(env: dict[str, str], tmp_path: Path, lake: Path, produced: Produced) -> None:
+def catch_up_and_check(
+    env: dict[str, str], tmp_path: Path, lake: Path, produced: Produced, dsn: str | None = None
+) -> None:
     """A clean run after the damage: it must catch up and leave every record exactly once."""
     final = SinkProcess(env, tmp_path)
     try:
-        assert wait_caught_up(lake, produced.ends, 90, alive=lambda: final.proc.poll() is None), final.log()
+        alive = lambda: final.proc.poll() is None  # noqa: E731
+        assert wait_caught_up(lake, produced.ends, 90, alive=alive, dsn=dsn), final.log()
     finally:
         assert final.stop() == 0, final.log()
     assert_exactly_once(lake, produced)
 
 
-def test_crash_at_every_commit_step_then_catch_up(broker: Broker, tmp_path: Path) -> None:
+def test_crash_at_every_commit_step_then_catch_up(
+    broker: Broker, tmp_path: Path, checkpoints: Checkpoints
+) -> None:
     produced = produce_known_set(broker.bootstrap, 400)
     lake = tmp_path / "lake"
-    env = sink_env(broker.bootstrap, f"file://{lake}", tmp_path / "registry", f"g-{uuid.uuid4().hex[:6]}")
+    env = sink_env(
+        broker.bootstrap,
+        f"file://{lake}",
+        tmp_path / "registry",
+        f"g-{uuid.uuid4().hex[:6]}",
+        **checkpoints.env,
+    )
     for point in CRASH_POINTS:
         run = SinkProcess(env, tmp_path, NEXUS_SINK__CRASH_AT=f"{point}:3")
         code = run.wait(90)
         assert code == 137, f"{point}: expected the injected crash, got {code}\n{run.log()}"
-    catch_up_and_check(env, tmp_path, lake, produced)
+    catch_up_and_check(env, tmp_path, lake, produced, checkpoints.dsn)
 
 
-def test_random_kill_9_while_writing(broker: Broker, tmp_path: Path) -> None:
+def test_random_kill_9_while_writing(broker: Broker, tmp_path: Path, checkpoints: Checkpoints) -> None:
     produced = produce_known_set(broker.bootstrap, 600)
     lake = tmp_path / "lake"
-    env = sink_env(broker.bootstrap, f"file://{lake}", tmp_path / "registry", f"g-{uuid.uuid4().hex[:6]}")
+    env = sink_env(
+        broker.bootstrap,
+        f"file://{lake}",
+        tmp_path / "registry",
+        f"g-{uuid.uuid4().hex[:6]}",
+        **checkpoints.env,
+    )
     rng = random.Random(7)
     for _ in range(3):
         run = SinkProcess(env, tmp_path, NEXUS_SINK__MAX_BATCH_RECORDS="15")
         time.sleep(5 + rng.random() * 3)  # the group join takes ~5 s; then it writes
         run.kill()
-    catch_up_and_check(env, tmp_path, lake, produced)
+    catch_up_and_check(env, tmp_path, lake, produced, checkpoints.dsn)
 
 
-def test_two_instances_rebalance_and_a_paused_zombie(broker: Broker, tmp_path: Path) -> None:
+def test_two_instances_rebalance_and_a_paused_zombie(
+    broker: Broker, tmp_path: Path, checkpoints: Checkpoints
+) -> None:
     produced = produce_known_set(broker.bootstrap, 300)
     lake = tmp_path / "lake"
     env = sink_env(
@@ -82,6 +119,7 @@ def test_two_instances_rebalance_and_a_paused_zombie(broker: Broker, tmp_path: P
         tmp_path / "registry",
         f"g-{uuid.uuid4().hex[:6]}",
         NEXUS_SINK__MAX_BATCH_RECORDS="10",
+        **checkpoints.env,
     )
     a = SinkProcess(env, tmp_path)
     b = c = None
@@ -98,7 +136,7 @@ def test_two_instances_rebalance_and_a_paused_zombie(broker: Broker, tmp_path: P
         produced.invalid |= more.invalid
         for key, end in more.ends.items():
             produced.ends[key] = max(produced.ends.get(key, 0), end)
-        assert wait_caught_up(lake, produced.ends, 120), b.log()
+        assert wait_caught_up(lake, produced.ends, 120, dsn=checkpoints.dsn), b.log()
     finally:
         for run in (a, b, c):
             if run is not None:

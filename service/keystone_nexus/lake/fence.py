@@ -47,7 +47,8 @@ def _refusal(store: ObjectStore, header: str) -> FencingUnsupportedError:
     return FencingUnsupportedError(
         f"the object store at {store.uri} ignores conditional writes ({header}); exactly-once "
         "needs them to fence a stale owner's checkpoint: use S3 or a store that answers "
-        "412 PreconditionFailed to a failed condition"
+        "412 PreconditionFailed to a failed condition, or keep the checkpoints in PostgreSQL "
+        "(NEXUS_STATE__CHECKPOINTS=postgres with NEXUS_STATE__DSN)"
     )
 
 
