@@ -47,6 +47,15 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
+def bootstrap_servers(value: str) -> str:
+    """HOST:PORT[,HOST:PORT...]."""
+    for server in value.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"{server!r} is not host:port")
+    return value
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka brokers, host:port[,...]")
     group_id: str = Field("keystone-nexus-bronze", description="Consumer group of the bronze sink")
@@ -85,11 +94,7 @@ class KafkaSettings(_Section):
     @field_validator("bootstrap_servers")
     @classmethod
     def _bootstrap(cls, value: str) -> str:
-        for server in value.split(","):
-            host, sep, port = server.strip().rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise ValueError(f"{server!r} is not host:port")
-        return value
+        return bootstrap_servers(value)
 
     @field_validator("sasl_mechanism")
     @classmethod

@@ -14,6 +14,7 @@
     │                               AWS error code, `retriable` set when unreachable or throttled
     ├── MskIamError                 no MSK IAM token could be signed (no AWS credentials,
     │                               or finding them took too long); `retriable` set on timeouts
+    ├── KafkaUnavailableError       Kafka did not answer a command in time (retriable)
     ├── StartupError                a dependency refused the sink at start-up in a way
     │                               waiting cannot fix (e.g. Kafka refused the credentials)
     ├── StackError                  the local dev stack could not start or stop
@@ -110,6 +111,13 @@ class MskIamError(NexusError):
     def __init__(self, message: str, *, retriable: bool = False) -> None:
         super().__init__(message)
         self.retriable = retriable
+
+
+class KafkaUnavailableError(NexusError):
+    """Kafka did not answer a command (counts, replay, reprocess): its brokers are down
+    or the bootstrap servers are wrong; trying again once it is up can help."""
+
+    retriable = True
 
 
 class StartupError(NexusError):

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from keystone_nexus.cli.arguments import existing_dir
 from keystone_nexus.cli.common import resolved_settings
 from keystone_nexus.config import DashboardSettings, listen_address
 from keystone_nexus.errors import ConfigError
@@ -37,7 +38,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     dash.add_argument(
         "--listen", metavar="HOST:PORT", help="default NEXUS_DASHBOARD__LISTEN (127.0.0.1:8788)"
     )
-    dash.add_argument("--static-dir", type=Path, help="the built page (default dashboard/dist)")
+    dash.add_argument("--static-dir", type=existing_dir, help="the built page (default dashboard/dist)")
     dash.set_defaults(func=cmd_dashboard)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from keystone_nexus.cli.arguments import counted
 from keystone_nexus.cli.common import opened_lake, opened_repair_tools, resolved_settings
 from keystone_nexus.contracts import entities as contracts
 
@@ -13,7 +14,7 @@ from keystone_nexus.contracts import entities as contracts
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lake = commands.add_parser("lake", help="the lake").add_subparsers(dest="lake", required=True)
     summary = lake.add_parser("summary", help="bronze rows per entity, dead letters by reason")
-    summary.add_argument("--reasons", type=int, default=10, help="how many dead-letter reasons to list")
+    summary.add_argument("--reasons", type=counted, default=10, help="how many dead-letter reasons to list")
     summary.set_defaults(func=cmd_lake_summary)
 
     dlq = commands.add_parser("dlq", help="dead letters: list, re-drive").add_subparsers(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from keystone_nexus import __version__
 from keystone_nexus.cli import (
+    arguments,
     dashboard,
     demo,
     dev,
@@ -35,7 +36,7 @@ AREAS = (olist, schemas, replay, ingest, sink, lake, ops, dashboard, topics, tra
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="nexus", description="Keystone Nexus streaming-lakehouse ingestion")
+    parser = arguments.Parser(prog="nexus", description="Keystone Nexus streaming-lakehouse ingestion")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", type=Path, help="TOML settings file (environment variables win)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error (already said)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         code: int = args.func(args)
     except NexusError as exc:

@@ -5,15 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from keystone_nexus.cli.arguments import positive_number
 from keystone_nexus.cli.common import resolved_settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="run the bronze sink daemon")
-    run.add_argument("--log-level", default="INFO")
+    run.add_argument(
+        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO"
+    )
     run.add_argument(
         "--until-idle",
-        type=float,
+        type=positive_number,
         metavar="SECONDS",
         help="exit once everything consumed is written and nothing arrived for SECONDS (batch runs, demos)",
     )
