@@ -1,5 +1,5 @@
 """`nexus run` at start-up, as a process: a bad setting or a taken health port stops it
-at once with one line and exit 2; a dependency that is down is waited for, and SIGTERM
+at once with one line and exit 78 (CONFIG); a dependency that is down is waited for, and SIGTERM
 meanwhile ends it cleanly (exit 0)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _nexus_run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_bad_setting_stops_start_up_at_once_naming_the_field(tmp_path: Path) -> None:
     done = _nexus_run(tmp_path, NEXUS_SINK__MAX_BATCH_RECORDS="0")
-    assert done.returncode == 2
+    assert done.returncode == 78
     assert "Traceback" not in done.stderr
     assert "max_batch_records" in done.stderr.lower(), done.stderr
 
@@ -44,7 +44,7 @@ def test_a_health_port_in_use_stops_start_up_with_one_line(tmp_path: Path) -> No
         done = _nexus_run(
             tmp_path, NEXUS_HEALTH__PORT=str(port), NEXUS_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:1"
         )
-    assert done.returncode == 2, done.stderr
+    assert done.returncode == 78, done.stderr
     assert "Traceback" not in done.stderr
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("nexus: health.port") and f"127.0.0.1:{port}" in last, done.stderr

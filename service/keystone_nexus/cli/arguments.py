@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from keystone_nexus.config import bootstrap_servers, listen_address
-from keystone_nexus.errors import ConfigError
+from keystone_nexus.errors import ConfigError, ExitStatus
 
 
 class Parser(argparse.ArgumentParser):
@@ -24,7 +24,7 @@ class Parser(argparse.ArgumentParser):
     nexus replay --help)`. Subcommands' parsers are of the same class."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+        self.exit(ExitStatus.USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:

@@ -1,7 +1,8 @@
 """`nexus dev up|down|status|env --state-dir DIR`: the local stack (keystone_nexus.dev.stack).
 
 Failures are :class:`~keystone_nexus.dev.stack.DevStackError`, a NexusError, so the
-command line prints them on one line (``nexus: ...``) and exits 2, without a traceback.
+command line prints them on one line (``nexus: ...``) and exits 1 (FAILED), without a
+traceback.
 """
 
 from __future__ import annotations

@@ -1,15 +1,17 @@
 """The `nexus` command line: the top-level parser, each area's commands registered by
-its own module (beside their handlers), and the one place errors become exit codes.
+its own module (beside their handlers), and the one place errors become exit statuses.
 
-Exit codes: 0 done; 1 done, but something did not balance (rows rejected, events not
-acked, GX failed); 2 a usage error or a `NexusError` (its message names what to fix);
-130 interrupted.
+The statuses are `errors.ExitStatus` (listed by `nexus --help` and the operator's guide):
+a usage error is USAGE, a `NexusError` one line on stderr and its `errors.exit_status`,
+any other exception (a bug) its traceback and SOFTWARE.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,14 +31,19 @@ from keystone_nexus.cli import (
     topics,
     transform,
 )
-from keystone_nexus.errors import NexusError
+from keystone_nexus.errors import EXIT_STATUSES, ExitStatus, NexusError, exit_status
 
 # In the order `nexus --help` lists them.
 AREAS = (olist, schemas, replay, ingest, sink, lake, ops, dashboard, topics, transform, dev, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = arguments.Parser(prog="nexus", description="Keystone Nexus streaming-lakehouse ingestion")
+    parser = arguments.Parser(
+        prog="nexus",
+        description="Keystone Nexus streaming-lakehouse ingestion",
+        epilog=epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--config", type=Path, help="TOML settings file (environment variables win)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -45,18 +52,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def epilog() -> str:
+    """The exit statuses, as `nexus --help` ends."""
+    lines = ["exit statuses:"]
+    for status, meaning in EXIT_STATUSES.items():
+        lines += textwrap.wrap(
+            meaning, width=92, initial_indent=f"  {status:<4} {status.name:<12} ", subsequent_indent=" " * 20
+        )
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error (already said)
-        return exc.code if isinstance(exc.code, int) else 2
+        return exc.code if isinstance(exc.code, int) else ExitStatus.USAGE
     try:
         code: int = args.func(args)
     except NexusError as exc:
         print(f"nexus: {exc}", file=sys.stderr)
-        return 2
+        return exit_status(exc)
     except KeyboardInterrupt:
-        return 130
+        return ExitStatus.INTERRUPTED
+    except Exception:
+        traceback.print_exc()
+        return ExitStatus.SOFTWARE
     return code
 
 

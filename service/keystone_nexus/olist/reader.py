@@ -19,7 +19,7 @@ import orjson
 from keystone_nexus.contracts.entities import EntitySpec, FieldSpec, FieldType
 from keystone_nexus.contracts.json_schema import entity_definition
 from keystone_nexus.contracts.validate import RecordInvalid, check
-from keystone_nexus.errors import NexusError
+from keystone_nexus.errors import ExitStatus, NexusError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -45,6 +45,8 @@ class Row:
 
 class DatasetError(NexusError, ValueError):
     """A dataset file that cannot be read at all (missing, wrong header)."""
+
+    exit_status = ExitStatus.DATA
 
 
 def dataset_file(directory: Path, entity: EntitySpec) -> tuple[Path, Literal["csv", "jsonl"]]:

@@ -82,7 +82,7 @@ def test_replay_from_a_missing_folder_says_so_and_syncs_nothing(nexus: Nexus) ->
 def test_replay_of_a_folder_without_an_entity_file_names_the_file(nexus: Nexus, dataset: Path) -> None:
     (dataset / "olist_orders_dataset.csv").unlink()
     ran = nexus("replay", "--from", str(dataset))
-    assert ran.code == 2
+    assert ran.code == 65  # DATA
     line = ran.one_line()
     assert "olist_orders_dataset.csv" in line and str(dataset) in line, line
     assert not Path(".nexus").exists()
@@ -93,7 +93,7 @@ def test_replay_of_a_folder_with_a_wrong_header_sends_nothing(nexus: Nexus, data
     lines = orders.read_text().splitlines(keepends=True)
     orders.write_text("a,b,c\n" + "".join(lines[1:]))
     ran = nexus("replay", "--from", str(dataset))
-    assert ran.code == 2
+    assert ran.code == 65  # DATA
     line = ran.one_line()
     assert str(orders) in line and "header" in line and "order_id" in line, line
     assert ran.out == "", "the entities before orders were replayed"
@@ -109,7 +109,7 @@ def test_replay_of_unknown_entities_names_the_known_ones(nexus: Nexus, dataset: 
 
 def test_replay_with_kafka_unreachable_says_so_before_sending(nexus: Nexus, dataset: Path) -> None:
     ran = nexus("replay", "--from", str(dataset), "--limit", "5")
-    assert ran.code == 2
+    assert ran.code == 69  # UNAVAILABLE
     line = ran.one_line()
     assert "Kafka" in line and "NEXUS_KAFKA__BOOTSTRAP_SERVERS" in line, line
     assert ran.out == ""
@@ -117,6 +117,6 @@ def test_replay_with_kafka_unreachable_says_so_before_sending(nexus: Nexus, data
 
 def test_topics_counts_with_kafka_unreachable_is_one_line(nexus: Nexus) -> None:
     ran = nexus("topics", "counts")
-    assert ran.code == 2
+    assert ran.code == 69  # UNAVAILABLE
     line = ran.one_line()
     assert "Kafka" in line and "NEXUS_KAFKA__BOOTSTRAP_SERVERS" in line, line
