@@ -25,6 +25,8 @@
     │   └── GoldUnavailableError    the warehouse is busy, unreachable or slow (retriable)
     ├── IngestError                 an ingestion server refused or failed a call; `code` is
     │                               the gRPC status, `retriable` set when trying later can help
+    ├── UsageError                  (cli) arguments that parse but cannot go together,
+    │                               e.g. an inverted offset range
     ├── UnknownEntityError          (contracts/entities) no such entity or topic
     ├── UnsupportedSchemaError      (contracts/arrow_schema) a schema the bronze columns
     │   │                           cannot hold: its records are dead-lettered
@@ -50,7 +52,7 @@ matching on types. `exit_status` is how the command line ends on the error
     CONFIG       ConfigError, StartupError, FencingUnsupportedError, MskIamError
     DATA         DatasetError, SchemaNotFoundError, IncompatibleSchemaError,
                  UnsupportedSchemaError (and AvroSchemaError)
-    USAGE        UnknownEntityError (an entity or topic named on the command line)
+    USAGE        UsageError, UnknownEntityError (an entity or topic named on the command line)
     FAILED       every other one
 """
 
@@ -105,6 +107,13 @@ class ConfigError(NexusError):
     """Settings that cannot be used; the message names the field and what to do."""
 
     exit_status = ExitStatus.CONFIG
+
+
+class UsageError(NexusError):
+    """Arguments each fine alone that cannot go together (`--from-offset` after
+    `--to-offset`); the message names them and what to give instead."""
+
+    exit_status = ExitStatus.USAGE
 
 
 class RegistryError(NexusError):

@@ -9,6 +9,7 @@ import asyncio
 from keystone_nexus.cli.arguments import counted
 from keystone_nexus.cli.common import opened_lake, opened_repair_tools, resolved_settings
 from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.errors import UsageError
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,10 +36,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     rp = commands.add_parser("reprocess", help="rebuild the lake objects of an offset range from Kafka")
     rp.add_argument("--topic", required=True)
-    rp.add_argument("--partition", type=int, required=True)
-    rp.add_argument("--from-offset", type=int, required=True, help="first offset (widened to whole objects)")
+    rp.add_argument("--partition", type=counted, required=True)
     rp.add_argument(
-        "--to-offset", type=int, required=True, help="last offset, inclusive, below the checkpoint"
+        "--from-offset", type=counted, required=True, help="first offset (widened to whole objects)"
+    )
+    rp.add_argument(
+        "--to-offset", type=counted, required=True, help="last offset, inclusive, below the checkpoint"
     )
     rp.add_argument("--dry-run", action="store_true", help="print the widened range and the objects only")
     rp.set_defaults(func=cmd_reprocess)
@@ -127,6 +130,12 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     from keystone_nexus.repair.reprocess import reprocess
     from keystone_nexus.wiring import kafka_security, sink_options
 
+    if args.from_offset > args.to_offset:
+        raise UsageError(
+            f"--from-offset {args.from_offset} is after --to-offset {args.to_offset}: the range is "
+            "inclusive, give --from-offset <= --to-offset"
+        )
+    contracts.entity_for_topic(args.topic)  # an unknown topic, before anything is opened
     settings = resolved_settings(args)
 
     async def main() -> int:

@@ -93,6 +93,9 @@ class UnknownEntityError(NexusError, KeyError):
 
     exit_status = ExitStatus.USAGE
 
+    def __str__(self) -> str:  # the message, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""
+
 
 def _field_spec(fd: FieldDescriptor) -> FieldSpec:
     if fd.type not in _PROTO_TYPES:
