@@ -33,6 +33,8 @@ from keystone_nexus.cli import (
 )
 from keystone_nexus.errors import EXIT_STATUSES, ExitStatus, NexusError, exit_status
 
+CONFIG_HELP = "TOML settings file (environment variables win); before or after the command"
+
 # In the order `nexus --help` lists them.
 AREAS = (olist, schemas, replay, ingest, sink, lake, ops, dashboard, topics, transform, dev, demo)
 
@@ -45,11 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--config", type=Path, help="TOML settings file (environment variables win)")
+    parser.add_argument("--config", type=Path, help=CONFIG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
     for area in AREAS:
         area.register(commands)
+    for command in _commands(parser):
+        # After the command too (`nexus run --config x.toml`); SUPPRESS leaves the one
+        # given before it in place when it is not repeated here.
+        command.add_argument("--config", type=Path, default=argparse.SUPPRESS, help=CONFIG_HELP)
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers that run a command (the leaves under `parser`), each once (an alias
+    names the same parser)."""
+    found: dict[int, argparse.ArgumentParser] = {}
+    for action in parser._actions:  # argparse keeps its subcommands only there
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for leaf in _commands(sub) or [sub]:
+                    found[id(leaf)] = leaf
+    return list(found.values())
 
 
 def epilog() -> str:
