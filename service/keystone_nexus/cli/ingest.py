@@ -75,7 +75,7 @@ def cmd_ingest_serve(args: argparse.Namespace) -> int:
     if args.brokers:
         kafka = kafka.model_copy(update={"bootstrap_servers": args.brokers})
     properties = dict(kv.split("=", 1) for kv in args.X)
-    logs.configure(ingest.log_level.upper().replace("WARN", "WARNING"))
+    logs.configure(ingest.log_level)
     if ingest.schema_ids is not None:
         schema_ids = load_schema_ids(ingest.schema_ids)
     else:

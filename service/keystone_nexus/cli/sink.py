@@ -12,7 +12,10 @@ from keystone_nexus.cli.common import resolved_settings
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="run the bronze sink daemon")
     run.add_argument(
-        "--log-level", type=str.upper, choices=["DEBUG", "INFO", "WARNING", "ERROR"], default="INFO"
+        "--log-level",
+        type=str.lower,
+        choices=["debug", "info", "warn", "warning", "error"],
+        help="default NEXUS_SINK__LOG_LEVEL (info)",
     )
     run.add_argument(
         "--until-idle",
@@ -31,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from keystone_nexus.wiring import run_sink
 
     settings = resolved_settings(args)
-    logs.configure(args.log_level)
+    logs.configure(args.log_level or settings.sink.log_level)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: stacks to stderr
 
     async def main() -> None:
