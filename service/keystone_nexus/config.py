@@ -35,6 +35,9 @@ from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import ConfigError
 
 ENV_PREFIX = "NEXUS_"
+
+# The log levels a setting names, as the C++ server takes them (ops.logs maps them).
+LogLevel = Literal["debug", "info", "warn", "error"]
 ENV_NESTED = "__"
 
 
@@ -45,6 +48,15 @@ class _Section(BaseModel):
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+def bootstrap_servers(value: str) -> str:
+    """HOST:PORT[,HOST:PORT...]."""
+    for server in value.split(","):
+        host, sep, port = server.strip().rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"{server!r} is not host:port")
     return value
 
 
@@ -86,11 +98,7 @@ class KafkaSettings(_Section):
     @field_validator("bootstrap_servers")
     @classmethod
     def _bootstrap(cls, value: str) -> str:
-        for server in value.split(","):
-            host, sep, port = server.strip().rpartition(":")
-            if not sep or not host or not port.isdigit():
-                raise ValueError(f"{server!r} is not host:port")
-        return value
+        return bootstrap_servers(value)
 
     @field_validator("sasl_mechanism")
     @classmethod
@@ -235,7 +243,7 @@ class IngestSettings(_Section):
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     tls_client_ca: Path | None = Field(None, description="PEM CA bundle: require client certificates (mTLS)")
     shutdown_grace_s: float = Field(30.0, ge=0)
-    log_level: Literal["debug", "info", "warn", "error"] = "info"
+    log_level: LogLevel = Field("info", description="Level of the servers' JSON log")
 
     @field_validator("metrics_listen")
     @classmethod
@@ -319,6 +327,9 @@ class SinkSettings(_Section):
         gt=0,
         description="Bound on the consumer-group offset commit after a batch; past it the commit is "
         "skipped and counted (the lake checkpoint holds the position)",
+    )
+    log_level: LogLevel = Field(
+        "info", description="Level of the sink's JSON log (`nexus run --log-level` overrides it)"
     )
     crash_at: str | None = Field(None, description="Testing aid: exit at a commit step, e.g. after_data:3")
 

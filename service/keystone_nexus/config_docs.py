@@ -29,7 +29,8 @@ _HEADER = """\
 
 One settings model (`service/keystone_nexus/config.py`). Sources, highest priority first:
 `NEXUS_*` environment variables (`__` separates the section from the field), a `.env` file
-in the working directory, a TOML file given with `nexus --config FILE` (sections as tables:
+in the working directory, a TOML file given with `--config FILE` before or after the
+command (`nexus --config FILE run`, `nexus run --config FILE`; sections as tables:
 `[kafka]`, `[sink]`, ...), then the defaults below. A variable set empty (`NEXUS_X=`)
 counts as unset, as the C++ server takes it. Unknown keys and bad values stop start-up
 with an error naming the field and its variable. Any string setting may be written

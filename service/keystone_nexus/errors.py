@@ -19,6 +19,7 @@
     ├── StateError                  (state) the PostgreSQL state database refused a request or
     │   │                           holds a schema this release does not know
     │   └── StateUnavailableError   it is unreachable or failing (retriable)
+    ├── KafkaUnavailableError       Kafka did not answer a command in time (retriable)
     ├── StartupError                a dependency refused the sink at start-up in a way
     │                               waiting cannot fix (e.g. Kafka refused the credentials)
     ├── StackError                  the local dev stack could not start or stop
@@ -29,6 +30,8 @@
     │   └── GoldUnavailableError    the warehouse is busy, unreachable or slow (retriable)
     ├── IngestError                 an ingestion server refused or failed a call; `code` is
     │                               the gRPC status, `retriable` set when trying later can help
+    ├── UsageError                  (cli) arguments that parse but cannot go together,
+    │                               e.g. an inverted offset range
     ├── UnknownEntityError          (contracts/entities) no such entity or topic
     ├── UnsupportedSchemaError      (contracts/arrow_schema) a schema the bronze columns
     │   │                           cannot hold: its records are dead-lettered
@@ -48,18 +51,74 @@ dead-letter reason), MalformedMessage (the twin's INVALID_ARGUMENT answer),
 StartupAborted (a stop while start-up waits), _Unsupported (validate_batch's slow path).
 
 `retriable` tells callers whether trying again can help; retry loops read it instead of
-matching on types.
+matching on types. `exit_status` is how the command line ends on the error
+(:func:`exit_status`): a retriable error is UNAVAILABLE whatever its class; otherwise
+
+    CONFIG       ConfigError, StartupError, FencingUnsupportedError, MskIamError
+    DATA         DatasetError, SchemaNotFoundError, IncompatibleSchemaError,
+                 UnsupportedSchemaError (and AvroSchemaError)
+    USAGE        UsageError, UnknownEntityError (an entity or topic named on the command line)
+    FAILED       every other one
 """
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """How `nexus` ends; sysexits.h's numbers where one fits. The one list of them:
+    `nexus --help` and the operator's guide print :data:`EXIT_STATUSES`."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    DATA = 65  # EX_DATAERR
+    UNAVAILABLE = 69  # EX_UNAVAILABLE
+    SOFTWARE = 70  # EX_SOFTWARE
+    CONFIG = 78  # EX_CONFIG
+    INTERRUPTED = 130  # 128 + SIGINT
+
+
+EXIT_STATUSES: dict[ExitStatus, str] = {
+    ExitStatus.OK: "done",
+    ExitStatus.FAILED: "done, but something did not balance (rows rejected, events not acknowledged, "
+    "GX failed), or the command could not go on; the last line on stderr says which",
+    ExitStatus.USAGE: "the command line is wrong (an option, a value, an entity name): see the "
+    "command's --help",
+    ExitStatus.DATA: "the input data is wrong: a dataset file or header, a schema the registry or "
+    "the bronze columns refuse",
+    ExitStatus.UNAVAILABLE: "a dependency did not answer (Kafka, S3, the Glue registry or catalog, "
+    "an ingestion server): run it again once it is up",
+    ExitStatus.SOFTWARE: "a bug: the traceback is on stderr; please report it",
+    ExitStatus.CONFIG: "a setting cannot be used (the message names it and its NEXUS_* variable): "
+    "fix it; restarting as is cannot help",
+    ExitStatus.INTERRUPTED: "interrupted (Ctrl-C)",
+}
+
 
 class NexusError(Exception):
     retriable: bool = False
+    exit_status: ExitStatus = ExitStatus.FAILED
+
+
+def exit_status(exc: NexusError) -> ExitStatus:
+    """How the command line ends on `exc`: UNAVAILABLE when trying again can help, else
+    what its class says."""
+    return ExitStatus.UNAVAILABLE if exc.retriable else exc.exit_status
 
 
 class ConfigError(NexusError):
     """Settings that cannot be used; the message names the field and what to do."""
+
+    exit_status = ExitStatus.CONFIG
+
+
+class UsageError(NexusError):
+    """Arguments each fine alone that cannot go together (`--from-offset` after
+    `--to-offset`); the message names them and what to give instead."""
+
+    exit_status = ExitStatus.USAGE
 
 
 class SecretUnavailableError(ConfigError):
@@ -71,11 +130,11 @@ class RegistryError(NexusError):
 
 
 class SchemaNotFoundError(RegistryError):
-    pass
+    exit_status = ExitStatus.DATA
 
 
 class IncompatibleSchemaError(RegistryError):
-    pass
+    exit_status = ExitStatus.DATA
 
 
 class RegistryUnavailableError(RegistryError):
@@ -94,6 +153,8 @@ class PreconditionFailedError(StoreError):
 class FencingUnsupportedError(StoreError):
     """The object store accepted a conditional put it should have refused (the fence
     probe at start-up): it cannot fence a zombie owner, so the sink refuses to start."""
+
+    exit_status = ExitStatus.CONFIG
 
 
 class StoreUnavailableError(StoreError):
@@ -116,22 +177,33 @@ class MskIamError(NexusError):
     (AWS_* variables, a profile, the instance or task role) gave no credentials, or took
     too long (`retriable`). The message never holds a token or a key."""
 
+    exit_status = ExitStatus.CONFIG
+
     def __init__(self, message: str, *, retriable: bool = False) -> None:
         super().__init__(message)
         self.retriable = retriable
 
 
 class StateError(NexusError):
-    pass
+    """The state database refused a request, or holds a schema this release does not know."""
 
 
 class StateUnavailableError(StateError):
     retriable = True
 
 
+class KafkaUnavailableError(NexusError):
+    """Kafka did not answer a command (counts, replay, reprocess): its brokers are down
+    or the bootstrap servers are wrong; trying again once it is up can help."""
+
+    retriable = True
+
+
 class StartupError(NexusError):
     """A dependency answered at start-up, but with a refusal that trying again cannot
     change (Kafka refused the credentials, an unsupported broker...); the sink exits."""
+
+    exit_status = ExitStatus.CONFIG
 
 
 class StackError(NexusError):

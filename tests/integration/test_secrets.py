@@ -156,5 +156,5 @@ def test_every_command_resolves_references_not_only_the_daemon(stack, tmp_path: 
         text=True,
         timeout=60,
     )
-    assert failed.returncode == 2
+    assert failed.returncode == 78  # CONFIG
     assert "dashboard.status_url: secret 'does/not/exist' could not be read" in failed.stderr

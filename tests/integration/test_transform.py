@@ -299,7 +299,7 @@ def test_a_failed_bronze_checkpoint_stops_the_transform(built: Built, tmp_path: 
     warehouse = tmp_path / "warehouse.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
     done = _nexus(["transform", "--lake", str(lake), "--duckdb", str(warehouse)], env)
-    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
     assert "GX checkpoints failed" in done.stderr
     failed = json.loads(
         (tmp_path / "warehouse.duckdb.transform" / "gx" / "results" / "bronze.json").read_text()

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from keystone_nexus.errors import ExitStatus
+
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "keystone-nexus.service"
 INGEST_UNIT = ROOT / "systemd" / "keystone-ingestion.service"
@@ -67,10 +69,20 @@ def test_the_unit_is_hardened(name: str, tmp_path: Path) -> None:
     assert float(match.group(1)) <= unit.max_exposure
 
 
+def _restart_prevented(unit_text: str) -> set[int]:
+    lines = re.findall(r"^RestartPreventExitStatus=(.*)$", unit_text, re.MULTILINE)
+    return {int(status) for line in lines for status in line.split()}
+
+
 def test_the_unit_speaks_notify_and_matches_the_drain_bound() -> None:
     text = UNIT.read_text()
     assert "Type=notify" in text and "WatchdogSec=" in text and "Restart=on-failure" in text
-    assert "RestartPreventExitStatus=2" in text  # `nexus run` exits 2 when start-up is refused
+    assert _restart_prevented(text) == {
+        ExitStatus.FAILED,
+        ExitStatus.USAGE,
+        ExitStatus.DATA,
+        ExitStatus.CONFIG,
+    }, "a refused start-up is not restarted; a dependency gone (69) or a bug (70) is"
     stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))  # type: ignore[union-attr]
     from keystone_nexus.config import SinkSettings
 
@@ -81,6 +93,7 @@ def test_the_ingestion_unit_speaks_notify_and_outlasts_the_shutdown_grace() -> N
     text = INGEST_UNIT.read_text()
     assert "Type=notify" in text and "Restart=on-failure" in text and "User=keystone-ingest" in text
     assert "WatchdogSec=" in text
+    assert _restart_prevented(text) == {2}, "the C++ server exits 2 on a bad setting"
     stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))  # type: ignore[union-attr]
     from keystone_nexus.config import IngestSettings
 

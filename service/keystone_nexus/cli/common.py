@@ -110,6 +110,16 @@ def count_topics(settings: Settings, topics: list[str]) -> dict[str, int]:
     )
 
 
+def check_kafka(settings: Settings) -> None:
+    """Kafka answers, as the sink would reach it (its security settings); else a one-line
+    KafkaUnavailableError, before a command sends anything."""
+    from keystone_nexus.kafka.admin import reachable
+    from keystone_nexus.wiring import kafka_security
+
+    security = kafka_security(settings.kafka, aws_region=settings.aws.region)
+    asyncio.run(reachable(settings.kafka.bootstrap_servers, security=security))
+
+
 def print_json(doc: object) -> None:
     """`doc` as indented JSON on stdout."""
     sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -9,9 +9,9 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from keystone_nexus.cli.arguments import existing_dir, listen
 from keystone_nexus.cli.common import resolved_settings
-from keystone_nexus.config import DashboardSettings, listen_address
-from keystone_nexus.errors import ConfigError
+from keystone_nexus.config import DashboardSettings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,9 +35,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--status-url", help="the sink's health server (default NEXUS_DASHBOARD__STATUS_URL, else health)"
     )
     dash.add_argument(
-        "--listen", metavar="HOST:PORT", help="default NEXUS_DASHBOARD__LISTEN (127.0.0.1:8788)"
+        "--listen", type=listen, metavar="HOST:PORT", help="default NEXUS_DASHBOARD__LISTEN (127.0.0.1:8788)"
     )
-    dash.add_argument("--static-dir", type=Path, help="the built page (default dashboard/dist)")
+    dash.add_argument("--static-dir", type=existing_dir, help="the built page (default dashboard/dist)")
     dash.set_defaults(func=cmd_dashboard)
 
 
@@ -63,10 +63,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     settings = resolved_settings(args)
     dash = settings.dashboard
     status_url = args.status_url or dash.status_url or f"http://{settings.health.host}:{settings.health.port}"
-    try:
-        host, _, port = listen_address(args.listen or dash.listen).rpartition(":")
-    except ValueError as exc:
-        raise ConfigError(f"--listen: {exc}") from None
+    host, _, port = (args.listen or dash.listen).rpartition(":")
     gold = gold_source(settings.model_copy(update={"dashboard": with_flags(dash, args)}))
     options = DashboardOptions(status_url=status_url, host=host, port=int(port), gold_schema=gold.schema)
     static_dir = args.static_dir or dash.static_dir

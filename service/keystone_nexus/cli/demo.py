@@ -6,17 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from keystone_nexus.cli.arguments import at_least_one, counted, positive_number
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser(
         "demo", help="the whole journey: stack, dataset with bad events, gRPC server, sink, transform"
     )
     demo.add_argument("--state-dir", type=Path, default=Path(".state/demo"))
-    demo.add_argument("--scale", type=float, default=0.1)
-    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--scale", type=positive_number, default=0.1)
+    demo.add_argument("--seed", type=counted, default=42)
     demo.add_argument("--server", choices=["auto", "cpp", "twin"], default="auto", help="auto: C++ if built")
     demo.add_argument("--lake", choices=["local", "s3"], default="local", help="s3: the bucket in moto")
-    demo.add_argument("--partitions", type=int, default=6)
+    demo.add_argument("--partitions", type=at_least_one, default=6)
     demo.set_defaults(func=cmd_demo)
 
 

@@ -1,7 +1,8 @@
 """`nexus dev up|down|status|env --state-dir DIR`: the local stack (keystone_nexus.dev.stack).
 
 Failures are :class:`~keystone_nexus.dev.stack.DevStackError`, a NexusError, so the
-command line prints them on one line (``nexus: ...``) and exits 2, without a traceback.
+command line prints them on one line (``nexus: ...``) and exits 1 (FAILED), without a
+traceback.
 """
 
 from __future__ import annotations
@@ -10,18 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from keystone_nexus.cli.arguments import at_least_one, port
 from keystone_nexus.contracts import entities as contracts
-
-
-def _partitions(text: str) -> int:
-    """`--partitions`: a whole number >= 1 (argparse names the option when it is not)."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"not a whole number >= 1: {text!r}")
-    return value
 
 
 def cmd_dev_up(args: argparse.Namespace) -> int:
@@ -83,12 +74,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     dev = commands.add_parser("dev", help="the local stack").add_subparsers(dest="dev", required=True)
     up = dev.add_parser("up", help="start the local broker and AWS stand-in (detached)")
     up.add_argument("--state-dir", type=Path, required=True)
-    up.add_argument("--partitions", type=_partitions, default=6)
+    up.add_argument("--partitions", type=at_least_one, default=6)
     up.add_argument(
         "--topic", action="append", dest="topics", metavar="TOPIC", help="repeatable; default: all contracts"
     )
-    up.add_argument("--kafka-port", type=int, default=0, help="default: a free loopback port")
-    up.add_argument("--aws-port", type=int, default=0, help="default: a free loopback port")
+    up.add_argument("--kafka-port", type=port, default=0, help="default: a free loopback port")
+    up.add_argument("--aws-port", type=port, default=0, help="default: a free loopback port")
     up.add_argument("--bucket", default=DEFAULT_BUCKET)
     up.add_argument("--registry-name", default=DEFAULT_REGISTRY_NAME)
     up.add_argument("--region", default=DEFAULT_REGION)

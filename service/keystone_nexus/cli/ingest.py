@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from pathlib import Path
 
+from keystone_nexus.cli.arguments import at_least_one, brokers, existing_file, listen
 from keystone_nexus.cli.common import resolved_settings, sync_schemas
 from keystone_nexus.config import metrics_listen_address
 
@@ -15,21 +15,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         dest="ingest", required=True
     )
     serve = ingest.add_parser("serve", help="serve IngestionService (the Python twin of the C++ server)")
-    serve.add_argument("--listen", metavar="HOST:PORT", help="default NEXUS_INGEST__LISTEN")
+    serve.add_argument("--listen", type=listen, metavar="HOST:PORT", help="default NEXUS_INGEST__LISTEN")
     serve.add_argument(
         "--metrics-listen",
         type=_metrics_listen,
         metavar="HOST:PORT",
         help="Prometheus /metrics (port 0: any free one), or none; default NEXUS_INGEST__METRICS_LISTEN",
     )
-    serve.add_argument("--brokers", metavar="HOST:PORT[,...]", help="default NEXUS_KAFKA__BOOTSTRAP_SERVERS")
+    serve.add_argument(
+        "--brokers", type=brokers, metavar="HOST:PORT[,...]", help="default NEXUS_KAFKA__BOOTSTRAP_SERVERS"
+    )
     serve.add_argument(
         "--schema-ids",
-        type=Path,
+        type=existing_file,
         metavar="FILE",
         help="from `nexus schemas sync --ids-out` (default NEXUS_INGEST__SCHEMA_IDS; else sync now)",
     )
-    serve.add_argument("--max-batch-events", type=int, help="default NEXUS_INGEST__MAX_BATCH_EVENTS")
+    serve.add_argument("--max-batch-events", type=at_least_one, help="default NEXUS_INGEST__MAX_BATCH_EVENTS")
     serve.add_argument(
         "-X", action="append", default=[], type=_property, metavar="KEY=VALUE", help="librdkafka property"
     )
@@ -73,7 +75,7 @@ def cmd_ingest_serve(args: argparse.Namespace) -> int:
     if args.brokers:
         kafka = kafka.model_copy(update={"bootstrap_servers": args.brokers})
     properties = dict(kv.split("=", 1) for kv in args.X)
-    logs.configure(ingest.log_level.upper().replace("WARN", "WARNING"))
+    logs.configure(ingest.log_level)
     if ingest.schema_ids is not None:
         schema_ids = load_schema_ids(ingest.schema_ids)
     else:

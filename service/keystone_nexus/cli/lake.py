@@ -1,19 +1,30 @@
-"""What an operator reads and repairs in the lake: `nexus lake summary`, `nexus dlq list`,
-`nexus dlq redrive` (also `nexus dlq replay`, its first name) and `nexus reprocess`."""
+"""What an operator reads and repairs in the lake: `nexus lake summary`, `nexus dlq list`
+(both with --json: one JSON document on stdout), `nexus dlq redrive` (also `nexus dlq
+replay`, its first name) and `nexus reprocess`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 
-from keystone_nexus.cli.common import opened_lake, opened_repair_tools, resolved_settings
+from keystone_nexus.cli.arguments import counted
+from keystone_nexus.cli.common import opened_lake, opened_repair_tools, print_json, resolved_settings
 from keystone_nexus.contracts import entities as contracts
+from keystone_nexus.errors import UsageError
+
+if TYPE_CHECKING:
+    from keystone_nexus.repair.lake_summary import LakeSummary
+
+
+JSON_HELP = "one JSON document on stdout instead of the table"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lake = commands.add_parser("lake", help="the lake").add_subparsers(dest="lake", required=True)
     summary = lake.add_parser("summary", help="bronze rows per entity, dead letters by reason")
-    summary.add_argument("--reasons", type=int, default=10, help="how many dead-letter reasons to list")
+    summary.add_argument("--reasons", type=counted, default=10, help="how many dead-letter reasons to list")
+    summary.add_argument("--json", action="store_true", help=JSON_HELP)
     summary.set_defaults(func=cmd_lake_summary)
 
     dlq = commands.add_parser("dlq", help="dead letters: list, re-drive").add_subparsers(
@@ -31,13 +42,16 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         sub.add_argument("--entity", help="only this entity (e.g. orders)")
         sub.add_argument("--reason-like", metavar="TEXT", help="only reasons containing TEXT (any case)")
         sub.set_defaults(func=func)
+    listing.add_argument("--json", action="store_true", help=JSON_HELP)
 
     rp = commands.add_parser("reprocess", help="rebuild the lake objects of an offset range from Kafka")
     rp.add_argument("--topic", required=True)
-    rp.add_argument("--partition", type=int, required=True)
-    rp.add_argument("--from-offset", type=int, required=True, help="first offset (widened to whole objects)")
+    rp.add_argument("--partition", type=counted, required=True)
     rp.add_argument(
-        "--to-offset", type=int, required=True, help="last offset, inclusive, below the checkpoint"
+        "--from-offset", type=counted, required=True, help="first offset (widened to whole objects)"
+    )
+    rp.add_argument(
+        "--to-offset", type=counted, required=True, help="last offset, inclusive, below the checkpoint"
     )
     rp.add_argument("--dry-run", action="store_true", help="print the widened range and the objects only")
     rp.set_defaults(func=cmd_reprocess)
@@ -51,6 +65,9 @@ def cmd_lake_summary(args: argparse.Namespace) -> int:
     async def main() -> None:
         async with opened_lake(settings) as store:
             summary = await summarize(store)
+        if args.json:
+            print_json(_summary_doc(settings.lake.uri, summary, args.reasons))
+            return
         print(f"lake {settings.lake.uri}")
         print(f"{'entity':<22}{'bronze rows':>12}{'files':>8}{'dead-lettered':>15}")
         for spec in contracts.entities():
@@ -70,6 +87,32 @@ def cmd_lake_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary_doc(lake: str, summary: LakeSummary, reasons: int) -> dict[str, object]:
+    """`nexus lake summary --json`: what the table shows, keyed by entity."""
+    names = [spec.name for spec in contracts.entities()]
+    return {
+        "lake": lake,
+        "entities": {
+            name: {
+                "bronze_rows": summary.bronze_rows[name],
+                "bronze_files": summary.bronze_files[name],
+                "dead_lettered": summary.dlq_rows[name],
+            }
+            for name in names
+        },
+        "total": {
+            "bronze_rows": sum(summary.bronze_rows.values()),
+            "bronze_files": sum(summary.bronze_files.values()),
+            "dead_lettered": sum(summary.dlq_rows.values()),
+        },
+        "dead_letter_reasons": [
+            {"entity": entity, "reason": reason, "count": count}
+            for (entity, reason), count in summary.dlq_reasons.most_common(reasons)
+        ],
+        "redriven": sum(summary.dlq_redriven.values()),
+    }
+
+
 def cmd_dlq_list(args: argparse.Namespace) -> int:
     from keystone_nexus.repair.redrive import list_dead_letters
 
@@ -78,6 +121,26 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     async def main() -> None:
         async with opened_lake(settings) as store:
             counts = await list_dead_letters(store, entity=args.entity, reason_like=args.reason_like)
+        total, outstanding = sum(c.dead for c in counts), sum(c.outstanding for c in counts)
+        if args.json:
+            print_json(
+                {
+                    "lake": settings.lake.uri,
+                    "dead_letters": [
+                        {
+                            "entity": c.entity,
+                            "schema_version_id": c.schema_version_id,
+                            "reason": c.reason,
+                            "dead": c.dead,
+                            "redriven": c.redriven,
+                            "outstanding": c.outstanding,
+                        }
+                        for c in counts
+                    ],
+                    "total": {"dead": total, "redriven": total - outstanding, "outstanding": outstanding},
+                }
+            )
+            return
         print(f"lake {settings.lake.uri}")
         print(f"{'entity':<20}{'schema version':<38}{'dead':>7}{'re-driven':>10}{'outstanding':>12}  reason")
         for c in counts:
@@ -85,7 +148,6 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
                 f"{c.entity:<20}{c.schema_version_id:<38}{c.dead:>7,}{c.redriven:>10,}{c.outstanding:>12,}"
                 f"  {c.reason[:100]}"
             )
-        total, outstanding = sum(c.dead for c in counts), sum(c.outstanding for c in counts)
         print(f"{'total':<58}{total:>7,}{total - outstanding:>10,}{outstanding:>12,}")
 
     asyncio.run(main())
@@ -126,6 +188,12 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     from keystone_nexus.repair.reprocess import reprocess
     from keystone_nexus.wiring import kafka_security, sink_options
 
+    if args.from_offset > args.to_offset:
+        raise UsageError(
+            f"--from-offset {args.from_offset} is after --to-offset {args.to_offset}: the range is "
+            "inclusive, give --from-offset <= --to-offset"
+        )
+    contracts.entity_for_topic(args.topic)  # an unknown topic, before anything is opened
     settings = resolved_settings(args)
 
     async def main() -> int:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from keystone_nexus.cli.arguments import counted, output_dir, positive_number
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     olist = commands.add_parser("olist", help="Olist datasets").add_subparsers(dest="olist", required=True)
     gen = olist.add_parser("generate", help="write a synthetic Olist dataset")
-    gen.add_argument("--scale", type=float, default=1.0, help="1.0 = the real dataset's size")
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--scale", type=positive_number, default=1.0, help="1.0 = the real dataset's size")
+    gen.add_argument("--seed", type=counted, default=42)
+    gen.add_argument("--out", type=output_dir, required=True)
     gen.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     gen.set_defaults(func=cmd_generate)
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 import orjson
 
+from keystone_nexus.cli.arguments import at_least_one, counted, output_file, positive_number
 from keystone_nexus.cli.common import print_json, resolved_settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     config = commands.add_parser("config", help="settings").add_subparsers(dest="config_cmd", required=True)
     docs = config.add_parser("docs", help="the configuration reference (Markdown) generated from the model")
-    docs.add_argument("--out", type=Path, help="write here instead of stdout (docs/configuration.md)")
+    docs.add_argument("--out", type=output_file, help="write here instead of stdout (docs/configuration.md)")
     docs.set_defaults(func=cmd_config_docs)
 
     cloudwatch = commands.add_parser("cloudwatch", help="CloudWatch dashboard and alarms as code")
@@ -25,14 +25,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         sub = cw.add_parser(what, help=f"print (and with --apply, put) the {what}")
         sub.add_argument("--apply", action="store_true")
         sub.add_argument("--name", help="dashboard name (default keystone-nexus-<group>)")
-        sub.add_argument("--lag-threshold", type=int, default=100_000)
-        sub.add_argument("--lag-periods", type=int, default=5)
+        sub.add_argument("--lag-threshold", type=counted, default=100_000)
+        sub.add_argument("--lag-periods", type=at_least_one, default=5)
         sub.add_argument("--action", action="append", default=[], help="alarm action ARN (repeatable)")
         sub.set_defaults(func=cmd_cloudwatch)
 
     top = commands.add_parser("top", help="live per-partition lag and rates of a running sink")
     top.add_argument("--url", help="the sink's health endpoint (default from settings)")
-    top.add_argument("--interval", type=float, default=2.0)
+    top.add_argument("--interval", type=positive_number, default=2.0)
     top.add_argument("--once", action="store_true", help="print one screen and exit")
     top.set_defaults(func=cmd_top)
 

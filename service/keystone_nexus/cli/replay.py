@@ -5,37 +5,52 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
-from keystone_nexus.cli.common import count_topics, resolved_settings, sync_schemas
+from keystone_nexus.cli.arguments import (
+    at_least_one,
+    counted,
+    dataset_dir,
+    grpc_target,
+    output_file,
+    positive_number,
+)
+from keystone_nexus.cli.common import check_kafka, count_topics, resolved_settings, sync_schemas
 from keystone_nexus.contracts import entities as contracts
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rep = commands.add_parser("replay", help="produce a dataset into Kafka")
-    rep.add_argument("--from", dest="source_dir", type=Path, required=True)
+    rep.add_argument("--from", dest="source_dir", type=dataset_dir, required=True, help="the dataset folder")
     rep.add_argument("--entities", help="comma-separated subset, e.g. orders,order_items")
-    rep.add_argument("--rate", type=float, help="events per second (default: as fast as possible)")
-    rep.add_argument("--rejects", type=Path, help="write rejected rows as JSON lines here")
-    rep.add_argument("--limit", type=int, help="at most this many rows per entity")
+    rep.add_argument("--rate", type=positive_number, help="events per second (default: as fast as possible)")
+    rep.add_argument("--rejects", type=output_file, help="write rejected rows as JSON lines here")
+    rep.add_argument("--limit", type=counted, help="at most this many rows per entity")
     rep.add_argument("--count", action="store_true", help="print the records per topic afterwards")
     rep.add_argument("--no-progress", action="store_true")
     rep.add_argument("--source", default="olist-replay", help="the events' source header")
-    rep.add_argument("--via", metavar="grpc://HOST:PORT", help="send through an ingestion server instead")
-    rep.add_argument("--batch", type=int, default=500, help="events per request with --via")
+    rep.add_argument(
+        "--via", type=grpc_target, metavar="grpc://HOST:PORT", help="send through an ingestion server instead"
+    )
+    rep.add_argument("--batch", type=at_least_one, default=500, help="events per request with --via")
     rep.add_argument("--stream", action="store_true", help="with --via: PublishStream instead of Publish")
     rep.set_defaults(func=cmd_replay)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from keystone_nexus.olist.reader import dataset_plan
+    from keystone_nexus.replay.to_kafka import ordered_entities
+
+    # The entities and the dataset's files are checked before anything is sent.
+    dataset_plan(args.source_dir, ordered_entities(args.entities.split(",") if args.entities else None))
     if args.via:
         return _replay_via(args)
     from uuid import UUID
 
     from keystone_nexus.kafka.producer import EventProducer, producer_config
-    from keystone_nexus.replay.to_kafka import ordered_entities, replay
+    from keystone_nexus.replay.to_kafka import replay
 
     settings = resolved_settings(args)
+    check_kafka(settings)
     versions = {name: UUID(v) for name, v in asyncio.run(sync_schemas(settings)).items()}
     producer = EventProducer(producer_config(settings.kafka, aws_region=settings.aws.region))
     rejects = args.rejects.open("wb") if args.rejects else None

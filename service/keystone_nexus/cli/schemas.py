@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 import orjson
 
+from keystone_nexus.cli.arguments import output_file
 from keystone_nexus.cli.common import print_json, resolved_settings, sync_schemas
 from keystone_nexus.contracts import entities as contracts
 
@@ -21,7 +21,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     show.add_argument("--entity")
     show.set_defaults(func=cmd_schemas_print)
     sync = schemas.add_parser("sync", help="register the current schemas (idempotent)")
-    sync.add_argument("--ids-out", type=Path, help="write {schema name: version id} JSON here")
+    sync.add_argument("--ids-out", type=output_file, help="write {schema name: version id} JSON here")
     sync.set_defaults(func=cmd_schemas_sync)
 
 

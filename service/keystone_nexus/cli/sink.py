@@ -5,15 +5,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 
+from keystone_nexus.cli.arguments import positive_number
 from keystone_nexus.config import load_settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="run the bronze sink daemon")
-    run.add_argument("--log-level", default="INFO")
+    run.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=["debug", "info", "warn", "warning", "error"],
+        help="default NEXUS_SINK__LOG_LEVEL (info)",
+    )
     run.add_argument(
         "--until-idle",
-        type=float,
+        type=positive_number,
         metavar="SECONDS",
         help="exit once everything consumed is written and nothing arrived for SECONDS (batch runs, demos)",
     )
@@ -30,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # Secret references are resolved by run_sink, under start-up's waits: Secrets Manager
     # down at start is waited for like Kafka or S3, not a failure.
     settings = load_settings(args.config)
-    logs.configure(args.log_level)
+    logs.configure(args.log_level or settings.sink.log_level)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: stacks to stderr
 
     async def main() -> None:

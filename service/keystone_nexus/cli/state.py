@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from keystone_nexus.cli.arguments import whole_number
 from keystone_nexus.cli.common import resolved_settings
 
 _AGO = re.compile(r"^(\d+)([smhd])$")
@@ -43,7 +44,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     runs.add_argument("--kind", choices=["redrive", "reprocess", "transform"], help="only this kind")
     for verb in (batches, runs):
         verb.add_argument("--since", type=since, help="30m, 6h, 2d ago, or an ISO time")
-        verb.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50)")
+        verb.add_argument("--limit", type=whole_number(1), default=50, help="at most this many rows (50)")
         verb.add_argument("--json", action="store_true", help="one JSON document on stdout")
     batches.set_defaults(func=cmd_batches)
     runs.set_defaults(func=cmd_runs)

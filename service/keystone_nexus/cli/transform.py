@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from keystone_nexus.cli.arguments import existing_dir, output_dir
+
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tr = commands.add_parser("transform", help="dbt silver and gold on DuckDB over a local lake, then GX")
     tr.add_argument("--lake", type=Path, required=True, help="the lake directory (holds bronze/)")
     tr.add_argument("--duckdb", type=Path, required=True, help="the DuckDB file silver and gold go to")
-    tr.add_argument("--project-dir", type=Path, help="the dbt project (default: the repository's transform/)")
-    tr.add_argument("--tools", type=Path, help="bin directory with dbt and GX (default .venv-transform/bin)")
-    tr.add_argument("--work-dir", type=Path, help="dbt target, logs, GX output (default <duckdb>.transform)")
+    tr.add_argument(
+        "--project-dir", type=existing_dir, help="the dbt project (default: the repository's transform/)"
+    )
+    tr.add_argument(
+        "--tools", type=existing_dir, help="bin directory with dbt and GX (default .venv-transform/bin)"
+    )
+    tr.add_argument(
+        "--work-dir", type=output_dir, help="dbt target, logs, GX output (default <duckdb>.transform)"
+    )
     tr.set_defaults(func=cmd_transform)
 
 

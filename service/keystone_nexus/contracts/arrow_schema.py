@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from keystone_nexus.errors import NexusError
+from keystone_nexus.errors import ExitStatus, NexusError
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
@@ -29,6 +29,8 @@ class UnsupportedSchemaError(NexusError, ValueError):
     Fatal for every record of that schema version: fix the schema (flat object, string /
     integer / number properties, "additionalProperties": false) and register it again.
     """
+
+    exit_status = ExitStatus.DATA
 
 
 @lru_cache(maxsize=512)

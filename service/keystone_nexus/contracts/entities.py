@@ -15,7 +15,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from keystone.olist.v1 import olist_pb2, options_pb2
-from keystone_nexus.errors import NexusError
+from keystone_nexus.errors import ExitStatus, NexusError
 
 TOPIC_PREFIX = "olist."
 TOPIC_SUFFIX = ".v1"
@@ -90,6 +90,11 @@ class EntitySpec:
 
 class UnknownEntityError(NexusError, KeyError):
     """An entity or topic name that the contracts do not define."""
+
+    exit_status = ExitStatus.USAGE
+
+    def __str__(self) -> str:  # the message, not KeyError's repr of it
+        return str(self.args[0]) if self.args else ""
 
 
 def _field_spec(fd: FieldDescriptor) -> FieldSpec:

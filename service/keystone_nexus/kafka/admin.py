@@ -1,4 +1,4 @@
-"""Small Kafka administration helpers: records per topic.
+"""Small Kafka administration helpers: whether the brokers answer, records per topic.
 
 The local broker answers ListOffsets with the base offset of the last record batch
 rather than the true end, so end offsets cannot be trusted for counting. Records are
@@ -13,9 +13,25 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from keystone_nexus.kafka import fetch
+from keystone_nexus.kafka.failures import kafka_failure
+
+
+async def reachable(
+    bootstrap_servers: str, *, security: dict[str, Any] | None = None, timeout_s: float = 10.0
+) -> None:
+    """One metadata round trip to the brokers, so that a command fails before it starts
+    producing, not after; KafkaUnavailableError (or ConfigError) otherwise."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, **(security or {}))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout_s)
+    except (KafkaError, TimeoutError) as exc:
+        raise kafka_failure(bootstrap_servers, exc) from None
+    finally:
+        await client.close()
 
 
 async def topic_counts(
@@ -25,10 +41,12 @@ async def topic_counts(
     idle_s: float = 2.0,
     security: dict[str, Any] | None = None,
     isolation_level: str = "read_committed",
+    start_timeout_s: float = 30.0,
 ) -> dict[str, int]:
     """Records held per topic, read from the beginning of every partition.
     `security` are aiokafka's TLS/SASL options (`wiring.kafka_security`); `isolation_level`
-    the settings' `kafka.isolation_level`."""
+    the settings' `kafka.isolation_level`. Kafka not answering within `start_timeout_s` is
+    a KafkaUnavailableError (`kafka.failures`)."""
     fetch.install()  # the sink's fetch path: the same records the sink reads
     consumer = AIOKafkaConsumer(
         value_deserializer=fetch.RAW_RECORDS,
@@ -38,7 +56,11 @@ async def topic_counts(
         isolation_level=isolation_level,
         **(security or {}),
     )
-    await consumer.start()
+    try:
+        await asyncio.wait_for(consumer.start(), start_timeout_s)
+    except (KafkaError, TimeoutError) as exc:
+        await consumer.stop()
+        raise kafka_failure(bootstrap_servers, exc) from None
     try:
         partitions = [
             TopicPartition(topic, p)

@@ -6,9 +6,11 @@ import asyncio
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
 
 from keystone_nexus.errors import NexusError
 from keystone_nexus.kafka import fetch
+from keystone_nexus.kafka.failures import kafka_failure
 from keystone_nexus.kafka.records import RawRecord, Record
 
 __all__ = ["KafkaRangeReader", "RangeReadError"]
@@ -51,7 +53,11 @@ class KafkaRangeReader:
             isolation_level=self.isolation_level,
             **self.security,
         )
-        await asyncio.wait_for(consumer.start(), self.idle_timeout_s)
+        try:
+            await asyncio.wait_for(consumer.start(), self.idle_timeout_s)
+        except (KafkaError, TimeoutError) as exc:
+            await consumer.stop()
+            raise kafka_failure(self.bootstrap_servers, exc) from None
         try:
             tp = TopicPartition(topic, partition)
             consumer.assign([tp])

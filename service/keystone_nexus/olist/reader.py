@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +19,7 @@ import orjson
 from keystone_nexus.contracts.entities import EntitySpec, FieldSpec, FieldType
 from keystone_nexus.contracts.json_schema import entity_definition
 from keystone_nexus.contracts.validate import RecordInvalid, check
-from keystone_nexus.errors import NexusError
+from keystone_nexus.errors import ExitStatus, NexusError
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -46,6 +46,8 @@ class Row:
 class DatasetError(NexusError, ValueError):
     """A dataset file that cannot be read at all (missing, wrong header)."""
 
+    exit_status = ExitStatus.DATA
+
 
 def dataset_file(directory: Path, entity: EntitySpec) -> tuple[Path, Literal["csv", "jsonl"]]:
     """The file holding `entity` in `directory`: the CSV, or its .jsonl twin."""
@@ -55,7 +57,41 @@ def dataset_file(directory: Path, entity: EntitySpec) -> tuple[Path, Literal["cs
     jsonl_path = csv_path.with_suffix(".jsonl")
     if jsonl_path.is_file():
         return jsonl_path, "jsonl"
+    if not directory.is_dir():
+        raise DatasetError(
+            f"no dataset folder {directory}: write one with `nexus olist generate --out {directory}`, "
+            "or give the folder of the Kaggle CSVs"
+        )
     raise DatasetError(f"{directory}: neither {entity.csv_file} nor {jsonl_path.name} exists")
+
+
+def dataset_plan(
+    directory: Path, specs: Sequence[EntitySpec]
+) -> list[tuple[EntitySpec, Path, Literal["csv", "jsonl"]]]:
+    """Each entity's file in `directory`, every file there and every CSV header right,
+    checked before a row is read: a dataset that cannot be read fails whole, not halfway."""
+    plan = [(spec, *dataset_file(directory, spec)) for spec in specs]
+    for spec, path, fmt in plan:
+        if fmt == "csv":
+            with path.open(newline="", encoding="utf-8") as handle:
+                _header(path, spec, csv.reader(handle))
+    return plan
+
+
+def _header(path: Path, entity: EntitySpec, reader: Iterator[list[str]]) -> list[str]:
+    """The CSV's header, the first row of `reader`; DatasetError unless it has the entity's
+    columns."""
+    try:
+        header = [h.lstrip("\ufeff").strip() for h in next(reader)]
+    except StopIteration:
+        raise DatasetError(f"{path}: empty file, expected a header") from None
+    missing = [c for c in entity.columns if c not in header]
+    extra = [c for c in header if c not in entity.columns]
+    if missing or extra:
+        raise DatasetError(
+            f"{path}: header does not match {entity.name}: missing {missing}, unexpected {extra}"
+        )
+    return header
 
 
 def _text(text: str) -> str | None:
@@ -114,16 +150,7 @@ def read(
 def _read_csv(path: Path, entity: EntitySpec) -> Iterator[Row | RowError]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
-        try:
-            header = [h.lstrip("\ufeff").strip() for h in next(reader)]
-        except StopIteration:
-            raise DatasetError(f"{path}: empty file, expected a header") from None
-        missing = [c for c in entity.columns if c not in header]
-        extra = [c for c in header if c not in entity.columns]
-        if missing or extra:
-            raise DatasetError(
-                f"{path}: header does not match {entity.name}: missing {missing}, unexpected {extra}"
-            )
+        header = _header(path, entity, reader)
         plan = [(header.index(f.name), f.name, converter(f)) for f in entity.fields]
         width = len(header)
         line = 1

@@ -29,11 +29,19 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(doc, default=str).decode()
 
 
-def configure(level: str = "INFO") -> None:
+def level_name(level: str) -> str:
+    """`logging`'s name of a level as settings and flags give it: "warn" (the C++
+    server's word) and "warning" are WARNING; any case."""
+    name = level.upper()
+    return "WARNING" if name == "WARN" else name
+
+
+def configure(level: str = "info") -> None:
+    """JSON lines on stderr at `level` ("debug", "info", "warn", "error", any case)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(level_name(level))
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -18,11 +18,11 @@ from uuid import UUID
 import orjson
 from tqdm import tqdm
 
-from keystone_nexus.contracts.entities import EntitySpec, entities
+from keystone_nexus.contracts.entities import EntitySpec, UnknownEntityError, entities
 from keystone_nexus.contracts.events import KafkaEvent, framed_event, replay_event_id
 from keystone_nexus.contracts.json_schema import entity_definition
 from keystone_nexus.contracts.validate_batch import validate_batch
-from keystone_nexus.olist.reader import Row, RowError, dataset_file, read
+from keystone_nexus.olist.reader import Row, RowError, dataset_plan, read
 
 # Reference data first, then the facts that point at it.
 REPLAY_ORDER = (
@@ -80,7 +80,7 @@ def ordered_entities(names: Sequence[str] | None = None) -> list[EntitySpec]:
     chosen = list(names) if names else list(REPLAY_ORDER)
     unknown = [n for n in chosen if n not in by_name]
     if unknown:
-        raise ValueError(f"unknown entities {unknown}; known: {sorted(by_name)}")
+        raise UnknownEntityError(f"unknown entities {unknown}; known: {', '.join(sorted(by_name))}")
     return [by_name[n] for n in chosen]
 
 
@@ -141,7 +141,7 @@ def replay(
     """
     report = ReplayReport()
     started = time.monotonic()
-    plan = [(spec, *dataset_file(directory, spec)) for spec in ordered_entities(entity_names)]
+    plan = dataset_plan(directory, ordered_entities(entity_names))
     with tqdm(unit="ev", disable=not progress, unit_scale=True, mininterval=0.5) as bar:
         run = _Replayer(sink, report, RateLimiter(rate), rejects, bar, source)
         for spec, path, fmt in plan:

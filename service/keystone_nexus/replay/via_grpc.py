@@ -25,7 +25,7 @@ from keystone_nexus.contracts.entities import EntitySpec
 from keystone_nexus.contracts.events import replay_event_id
 from keystone_nexus.errors import IngestError
 from keystone_nexus.ingest.client import IngestClient, PublishResult, record_event
-from keystone_nexus.olist.reader import Row, RowError, dataset_file, read
+from keystone_nexus.olist.reader import Row, RowError, dataset_plan, read
 from keystone_nexus.replay.to_kafka import ReplayReport, ordered_entities
 
 RETRIES = 5
@@ -110,7 +110,7 @@ def replay_via(
     report = ViaReport()
     started = time.monotonic()
     per_call = max(batch, stream_events - stream_events % batch) if stream else batch
-    plan = [(spec, *dataset_file(directory, spec)) for spec in ordered_entities(entity_names)]
+    plan = dataset_plan(directory, ordered_entities(entity_names))
     with tqdm(unit="ev", disable=not progress, unit_scale=True, mininterval=0.5) as bar:
         sender = _Sender(client, report, rejects, bar, batch, stream, per_call)
         for spec, path, fmt in plan:
