@@ -370,11 +370,14 @@ async def test_reprocess_refuses_offsets_the_sink_has_not_committed(copy: Writte
     assert_once(copy.lake, copy.produced.valid)
 
 
-def test_the_commands(copy: Written) -> None:
+def test_the_commands(copy: Written, state_dsn: str) -> None:
+    """The commands, their --json, and their runs in the ledger (nexus.runs)."""
+    env = {**copy.env, "NEXUS_STATE__DSN": state_dsn}
+
     def nexus(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "keystone_nexus", *args],
-            env=copy.env,
+            env=env,
             capture_output=True,
             text=True,
             timeout=120,
@@ -424,6 +427,18 @@ def test_the_commands(copy: Written) -> None:
         "reprocess", "--topic", ORDERS, "--partition", "0", "--from-offset", "0", "--to-offset", "99999"
     )
     assert refused.returncode == 1 and "running sink" in refused.stderr
+    migrated = nexus("state", "migrate")
+    assert migrated.returncode == 0 and "up to date" in migrated.stdout, "recording a run migrated it"
+    runs = json.loads(nexus("state", "runs", "--json").stdout)
+    assert sorted((r["kind"], r["status"]) for r in runs) == [
+        ("redrive", "succeeded"),
+        ("reprocess", "failed"),  # the refused range; the dry run is no run
+        ("reprocess", "succeeded"),
+    ]
+    redrive = next(r for r in runs if r["kind"] == "redrive")
+    assert sum(redrive["summary"]["redriven"].values()) == len(bad_ids_from_lake(copy))
+    failed = next(r for r in runs if r["status"] == "failed")
+    assert "running sink" in failed["summary"]["error"]
 
 
 def bad_ids_from_lake(copy: Written) -> set[Coord]:

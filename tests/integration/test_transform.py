@@ -286,7 +286,7 @@ def _checkpoints(layers: list[str], lake: Path, warehouse: Path, out: Path) -> t
     return done.returncode, json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_a_failed_bronze_checkpoint_stops_the_transform(built: Built, tmp_path: Path) -> None:
+def test_a_failed_bronze_checkpoint_stops_the_transform(built: Built, tmp_path: Path, state_dsn: str) -> None:
     lake = tmp_path / "lake"
     shutil.copytree(built.lake, lake)
     orders = sorted((lake / "bronze" / "orders").rglob("*.parquet"))[0]
@@ -298,9 +298,13 @@ def test_a_failed_bronze_checkpoint_stops_the_transform(built: Built, tmp_path: 
 
     warehouse = tmp_path / "warehouse.duckdb"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")}
+    env["NEXUS_STATE__DSN"] = state_dsn  # the failed run is recorded in nexus.runs
     done = _nexus(["transform", "--lake", str(lake), "--duckdb", str(warehouse)], env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "GX checkpoints failed" in done.stderr
+    runs = json.loads(_nexus(["state", "runs", "--json"], env).stdout)
+    assert [(r["kind"], r["status"]) for r in runs] == [("transform", "failed")]
+    assert "GX checkpoints failed" in runs[0]["summary"]["error"]
     failed = json.loads(
         (tmp_path / "warehouse.duckdb.transform" / "gx" / "results" / "bronze.json").read_text()
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from keystone_nexus.cli.arguments import counted
@@ -156,12 +157,14 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     from keystone_nexus.repair.redrive import replay_dead_letters
+    from keystone_nexus.state.open import recording
     from keystone_nexus.wiring import sink_options
 
     settings = resolved_settings(args)
 
     async def main() -> int:
-        async with opened_repair_tools(settings) as tools:
+        async with recording(settings, "redrive") as run, opened_repair_tools(settings) as tools:
+            run.summary["filters"] = {"entity": args.entity, "reason_like": args.reason_like}
             report = await replay_dead_letters(
                 tools.store,
                 tools.registry,
@@ -169,6 +172,13 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
                 catalog=tools.catalog,
                 entity=args.entity,
                 reason_like=args.reason_like,
+            )
+            run.summary.update(
+                candidates=report.candidates,
+                redriven=dict(report.redriven),
+                resumed=report.resumed,
+                objects_written=report.files,
+                objects_read=report.objects_seen,
             )
         for entity, n in sorted(report.redriven.items()):
             if n:
@@ -186,6 +196,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
 def cmd_reprocess(args: argparse.Namespace) -> int:
     from keystone_nexus.kafka.range_reader import KafkaRangeReader
     from keystone_nexus.repair.reprocess import reprocess
+    from keystone_nexus.state.open import recording
     from keystone_nexus.wiring import kafka_security, sink_options
 
     if args.from_offset > args.to_offset:
@@ -197,7 +208,10 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     settings = resolved_settings(args)
 
     async def main() -> int:
-        async with opened_repair_tools(settings) as tools:
+        async with contextlib.AsyncExitStack() as stack:
+            tools = await stack.enter_async_context(opened_repair_tools(settings))
+            if not args.dry_run:
+                run = await stack.enter_async_context(recording(settings, "reprocess"))
             security = kafka_security(settings.kafka, aws_region=settings.aws.region)
             source = KafkaRangeReader(
                 settings.kafka.bootstrap_servers,
@@ -216,6 +230,19 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
                 catalog=tools.catalog,
                 dry_run=args.dry_run,
             )
+            if not args.dry_run:
+                run.summary.update(
+                    topic=args.topic,
+                    partition=args.partition,
+                    asked=[args.from_offset, args.to_offset],
+                    rebuilt=[report.start, report.end],
+                    records=report.records,
+                    valid=report.valid,
+                    dead=report.invalid,
+                    objects_written=report.written,
+                    objects_deleted=report.deleted,
+                    resumed=report.resumed,
+                )
         if args.dry_run and report.plan is not None:
             plan = report.plan
             print(f"{args.topic}[{args.partition}] offsets {plan.start}..{plan.end} would be rebuilt")

@@ -25,11 +25,31 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def cmd_transform(args: argparse.Namespace) -> int:
-    from keystone_nexus.dev.transform import DEFAULT_PROJECT, Toolchain, TransformRun, run_transform
+    import asyncio
 
+    from keystone_nexus.config import load_settings
+    from keystone_nexus.dev.transform import DEFAULT_PROJECT, Toolchain, TransformRun, run_transform
+    from keystone_nexus.state.open import Recorded, record
+
+    settings = load_settings(args.config)
     project = args.project_dir or DEFAULT_PROJECT
     run = TransformRun(lake=args.lake, warehouse=args.duckdb, project=project, work_dir=args.work_dir)
-    report = run_transform(run, Toolchain.find(project, args.tools))
+    recorded = Recorded("transform", summary={"lake": str(args.lake), "warehouse": str(args.duckdb)})
+    try:
+        report = run_transform(run, Toolchain.find(project, args.tools))
+    except Exception as exc:
+        recorded.summary["error"] = str(exc)
+        asyncio.run(record(settings, recorded.row("failed")))
+        raise
+    recorded.steps = report.steps()
+    recorded.summary.update(
+        gold_rows=report.gold_rows,
+        tests_passed=report.tests_passed,
+        tests_total=report.tests_total,
+        gx_success=report.gx_success,
+        seconds={step: round(s, 2) for step, s in report.seconds.items()},
+    )
+    asyncio.run(record(settings, recorded.row("succeeded" if report.gx_success else "failed")))
     print(f"{'gold table':<28}{'rows':>10}")
     for table, rows in report.gold_rows.items():
         print(f"{table:<28}{rows:>10,}")

@@ -73,6 +73,15 @@ class TransformReport:
     gx: dict[str, Any] = field(default_factory=dict)
     data_docs: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
+    dbt_steps: list[dict[str, Any]] = field(default_factory=list)  # per model and test
+
+    def steps(self) -> list[dict[str, Any]]:
+        """Per dbt model and test, then per GX layer: what the ledger keeps of a run."""
+        layers = [
+            {"name": layer, "kind": "gx", "status": "pass" if r["success"] else "fail", **r}
+            for layer, r in self.gx.get("layers", {}).items()
+        ]
+        return [*self.dbt_steps, *layers]
 
     @property
     def gx_success(self) -> bool:
@@ -115,6 +124,20 @@ def _step(name: str, argv: list[str], run: TransformRun) -> subprocess.Completed
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
         raise TransformError(f"{name} failed (exit {done.returncode}); log: {log_path}\n{tail}")
     return done
+
+
+def dbt_steps(target_path: Path) -> list[dict[str, Any]]:
+    """Per dbt node (model, test, seed...): its name, kind, status and seconds."""
+    doc = json.loads((target_path / "run_results.json").read_text())
+    return [
+        {
+            "name": r["unique_id"].split(".")[-1],
+            "kind": r["unique_id"].split(".")[0],
+            "status": r["status"],
+            "seconds": round(float(r.get("execution_time") or 0.0), 3),
+        }
+        for r in doc["results"]
+    ]
 
 
 def dbt_results(target_path: Path) -> tuple[Counter[str], int, int]:
@@ -188,4 +211,5 @@ def run_transform(run: TransformRun, tools: Toolchain) -> TransformReport:
         gx={"success": bronze["success"] and after["success"], "layers": layers},
         data_docs=after.get("data_docs", ""),
         seconds=seconds,
+        dbt_steps=dbt_steps(run.work / "dbt-target"),
     )

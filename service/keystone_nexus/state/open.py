@@ -3,23 +3,28 @@ the schema migrated, the sink's ledger writer."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 
 from keystone_nexus.config import Settings
-from keystone_nexus.errors import ConfigError, StateUnavailableError
+from keystone_nexus.errors import ConfigError, StateError, StateUnavailableError
 from keystone_nexus.ops.metrics import SinkMetrics
 from keystone_nexus.sink.checkpoint import BatchSummary
 from keystone_nexus.state.db import connect, describe
-from keystone_nexus.state.ledger import BatchRow, LedgerWriter
+from keystone_nexus.state.ledger import BatchRow, LedgerWriter, RunRow, record_run
 from keystone_nexus.state.migrate import migrate
 
 log = logging.getLogger("keystone_nexus.state")
 
-__all__ = ["batch_row", "connector", "open_ledger", "where"]
+__all__ = ["Recorded", "batch_row", "connector", "open_ledger", "record", "recording", "where"]
 
 Connect = Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]
 
@@ -85,3 +90,47 @@ async def open_ledger(settings: Settings, metrics: SinkMetrics) -> LedgerWriter:
         on_failure=metrics.ledger_failures.inc,
         on_dropped=metrics.ledger_dropped.inc,
     )
+
+
+@dataclass
+class Recorded:
+    """A run of a repair or transform command, as `recording` keeps it: the body fills
+    `summary` and `steps`."""
+
+    kind: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: float = field(default_factory=time.time)
+    summary: dict[str, Any] = field(default_factory=dict)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def row(self, status: str) -> RunRow:
+        return RunRow(self.kind, self.run_id, self.started_at, time.time(), status, self.summary, self.steps)
+
+
+async def record(settings: Settings, row: RunRow) -> None:
+    """Record a run in nexus.runs, when state.dsn is set. The work is done by then: a
+    database that cannot take the row is said on stderr, and the command's outcome stands."""
+    if settings.state.dsn is None:
+        return
+    try:
+        conn = await connector(settings)()
+        try:
+            await migrate(conn)  # a tool may run before any sink did
+            await record_run(conn, row)
+        finally:
+            await conn.close()
+    except (StateError, psycopg.Error) as exc:
+        print(f"nexus: the {row.kind} run was not recorded in the ledger: {exc}", file=sys.stderr)
+
+
+@contextlib.asynccontextmanager
+async def recording(settings: Settings, kind: str) -> AsyncIterator[Recorded]:
+    """Record the run of the body in nexus.runs: `succeeded`, or `failed` with its error."""
+    run = Recorded(kind)
+    try:
+        yield run
+    except BaseException as exc:
+        run.summary.setdefault("error", str(exc) or type(exc).__name__)
+        await record(settings, run.row("failed"))
+        raise
+    await record(settings, run.row("succeeded"))
