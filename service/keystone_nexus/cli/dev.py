@@ -41,7 +41,8 @@ def cmd_dev_up(args: argparse.Namespace) -> int:
     print(f"broker      {info.bootstrap_servers}")
     print(f"aws (moto)  {info.aws_endpoint_url}")
     if info.postgres_dsn:
-        print(f"postgresql  {info.postgres_dsn.split('@', 1)[1]}   (NEXUS_STATE__DSN in the settings file)")
+        where = info.postgres_dsn.split("@", 1)[1]
+        print(f"postgresql  {where}   (NEXUS_STATE__DSN; Airflow's metadata in database airflow)")
     print(f"lake        {info.lake_uri}")
     print(f"settings    {info.env_file}   (source it: set -a; . {info.env_file}; set +a)")
     return 0
