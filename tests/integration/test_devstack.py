@@ -243,6 +243,12 @@ def test_the_stack_runs_postgresql_and_names_it_in_the_env_file(stack: StackInfo
     with psycopg.connect(stack.postgres_dsn, connect_timeout=5) as db:
         assert db.execute("SELECT current_database(), current_user").fetchone() == ("nexus", "nexus")
     assert Settings(state={"dsn": stack.postgres_dsn}).state.dsn == stack.postgres_dsn
+    # Beside it, the local Airflow's metadata database, named in the env file for Airflow.
+    with psycopg.connect(stack.airflow_dsn, connect_timeout=5) as db:
+        assert db.execute("SELECT current_database()").fetchone() == ("airflow",)
+    conn = stack.airflow_sql_alchemy_conn
+    assert conn.startswith("postgresql+psycopg2://nexus:") and conn.endswith("/airflow")
+    assert f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={conn}" in stack.env_file.read_text()
 
 
 def test_a_stack_without_postgresql_and_the_cluster_kept_across_down_and_up(tmp_path: Path) -> None:
@@ -251,6 +257,7 @@ def test_a_stack_without_postgresql_and_the_cluster_kept_across_down_and_up(tmp_
     bare = devstack.up(tmp_path / "bare", topics=SECOND_TOPICS, partitions=1, postgres=False)
     try:
         assert bare.postgres_dsn == "" and "NEXUS_STATE__DSN" not in bare.env_file.read_text()
+        assert bare.airflow_dsn == "" and "AIRFLOW__" not in bare.env_file.read_text()
         assert "postgres" not in devstack.status(bare.state_dir)["processes"]
     finally:
         devstack.down(bare.state_dir)

@@ -16,7 +16,12 @@ the dbt project and the GX runner beside it); `transform/requirements.txt` is it
 requirements file. Settings are Airflow Variables (read when a task runs, not when the file
 is parsed): `keystone_nexus_lake_bucket`, `keystone_nexus_lake_prefix`,
 `keystone_nexus_athena_staging_dir`, `keystone_nexus_athena_schema`,
-`keystone_nexus_athena_work_group`; the AWS connection is `aws_default`.
+`keystone_nexus_athena_work_group`, `keystone_nexus_bronze_database`,
+`keystone_nexus_target` (`athena`; `duckdb` for a local run, with the lake and the DuckDB file
+in the worker's NEXUS_TRANSFORM_LAKE and NEXUS_TRANSFORM_DUCKDB) and
+`keystone_nexus_work_dir` (dbt's target and logs, the GX results; `/tmp/keystone-nexus`); the
+AWS connection is `aws_default`. Run locally against the local stack with
+`nexus dev airflow` (keystone_nexus/dev/airflow.py).
 """
 
 from __future__ import annotations
@@ -45,12 +50,16 @@ SENSED_ENTITIES = ("orders", "order_items", "payments")
 
 log = logging.getLogger(__name__)
 
-# Environment of the dbt and GX steps, rendered when the task runs.
+# Environment of the dbt and GX steps, rendered when the task runs, added to the worker's. The
+# target is `athena` on MWAA; a local run (transform/README.md) sets `duckdb`, and its worker's
+# environment names the lake and the DuckDB file (NEXUS_TRANSFORM_LAKE, NEXUS_TRANSFORM_DUCKDB).
+TARGET = "{{ var.value.get('keystone_nexus_target', 'athena') }}"
+WORK_DIR = "{{ var.value.get('keystone_nexus_work_dir', '/tmp/keystone-nexus') }}"
 STEP_ENV = {
-    "DBT_TARGET": "athena",
+    "DBT_TARGET": TARGET,
     "DBT_PROFILES_DIR": str(PROJECT),
-    "DBT_TARGET_PATH": "/tmp/keystone-nexus/dbt/target",
-    "DBT_LOG_PATH": "/tmp/keystone-nexus/dbt/logs",
+    "DBT_TARGET_PATH": f"{WORK_DIR}/dbt/target",
+    "DBT_LOG_PATH": f"{WORK_DIR}/dbt/logs",
     "ATHENA_S3_STAGING_DIR": (
         "{{ var.value.get('keystone_nexus_athena_staging_dir', 's3://keystone-nexus-athena/staging/') }}"
     ),
@@ -58,9 +67,15 @@ STEP_ENV = {
     "ATHENA_WORK_GROUP": "{{ var.value.get('keystone_nexus_athena_work_group', 'primary') }}",
     "NEXUS_BRONZE_DATABASE": "{{ var.value.get('keystone_nexus_bronze_database', 'keystone_nexus_bronze') }}",
 }
-DBT = f"dbt --no-use-colors {{command}} --project-dir {PROJECT}"
-GX = f"python {PROJECT / 'gx' / 'run_checkpoints.py'} --engine athena --out /tmp/keystone-nexus/gx"
-GX += " --layer {layer}"
+
+
+def _dbt(command: str) -> str:
+    return f"dbt --no-use-colors {command} --project-dir {PROJECT}"
+
+
+def _gx(layer: str) -> str:
+    runner = PROJECT / "gx" / "run_checkpoints.py"
+    return f"python {runner} --engine {TARGET} --out {WORK_DIR}/gx --layer {layer}"
 
 
 def on_failure(context: dict[str, Any]) -> None:
@@ -85,7 +100,9 @@ def publish_outcome(**context: Any) -> None:
         and ti.state in (TaskInstanceState.FAILED, TaskInstanceState.UPSTREAM_FAILED)
     ]
     started = dag_run.start_date or context["data_interval_end"]
-    duration = (datetime.now(tz=started.tzinfo) - started).total_seconds()
+    # Never below zero: `airflow dags test` dates a run's start at its logical date, which for
+    # the hour just past lies ahead.
+    duration = max(0.0, (datetime.now(tz=started.tzinfo) - started).total_seconds())
     dimensions = [{"Name": "Pipeline", "Value": DAG_ID}]
     AwsBaseHook(aws_conn_id="aws_default", client_type="cloudwatch").get_conn().put_metric_data(
         Namespace=METRIC_NAMESPACE,
@@ -144,12 +161,12 @@ with DAG(
         timeout=int(timedelta(hours=2).total_seconds()),
         retries=0,
     )
-    freshness = _step("dbt_source_freshness", DBT.format(command="source freshness"))
-    gx_bronze = _step("gx_bronze", GX.format(layer="bronze"))
-    dbt_silver = _step("dbt_silver", DBT.format(command="build --select tag:silver"))
-    gx_silver = _step("gx_silver", GX.format(layer="silver"))
-    dbt_gold = _step("dbt_gold", DBT.format(command="build --select tag:gold"))
-    gx_gold = _step("gx_gold", GX.format(layer="gold"))
+    freshness = _step("dbt_source_freshness", _dbt("source freshness"))
+    gx_bronze = _step("gx_bronze", _gx("bronze"))
+    dbt_silver = _step("dbt_silver", _dbt("build --select tag:silver"))
+    gx_silver = _step("gx_silver", _gx("silver"))
+    dbt_gold = _step("dbt_gold", _dbt("build --select tag:gold"))
+    gx_gold = _step("gx_gold", _gx("gold"))
     outcome = PythonOperator(
         task_id="publish_outcome",
         python_callable=publish_outcome,

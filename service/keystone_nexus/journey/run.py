@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import boto3
 from confluent_kafka import Producer
 
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.dev import stack as devstack
+from keystone_nexus.dev.mirror import mirror_lake
 from keystone_nexus.dev.transform import (
     DEFAULT_PROJECT,
     Toolchain,
@@ -168,24 +168,6 @@ def _produce(bootstrap: str, records: list[BadRecord]) -> None:
         raise JourneyError(f"producing the malformed records: {left} undelivered, errors {failures}")
 
 
-def _mirror_s3(stack: devstack.StackInfo, lake_uri: str, out: Path) -> None:
-    """Copy an S3 lake (bronze and dead letters) into `out`, for DuckDB and the summary."""
-    bucket, _, prefix = lake_uri.removeprefix("s3://").partition("/")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=stack.aws_endpoint_url,
-        region_name=stack.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    for top in ("bronze/", "dlq/"):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/{top}"):
-            for obj in page.get("Contents", []):
-                target = out / obj["Key"].removeprefix(f"{prefix}/")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, obj["Key"], str(target))
-
-
 def run_journey(options: JourneyOptions, say: Say = _quiet) -> JourneyResult:
     """Run every stage; stops what it started, also when interrupted. Raises JourneyError
     (or the failing part's own error) at the first failure."""
@@ -281,7 +263,7 @@ def run_journey(options: JourneyOptions, say: Say = _quiet) -> JourneyResult:
             local_lake = lake_dir
             if options.lake == "s3":
                 local_lake = state / "lake-mirror"
-                _mirror_s3(stack, lake_uri, local_lake)
+                mirror_lake(stack, lake_uri, local_lake)
             result.lake = _summary(local_lake)
 
         with _stage(result, "transform", say):

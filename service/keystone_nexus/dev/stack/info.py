@@ -49,6 +49,7 @@ LOCK_FILE = ".lock"
 BROKER = "broker"
 MOTO = "moto"
 POSTGRES = "postgres"
+AIRFLOW_DATABASE = "airflow"  # beside the service's `nexus` database (postgres.py)
 READY_TIMEOUT = 30.0
 
 # The optional-dependencies extra that holds the stack's own packages, and the modules
@@ -116,8 +117,23 @@ class StackInfo:
     def env_file(self) -> Path:
         return self.state_dir / ENV_FILE
 
+    @property
+    def airflow_dsn(self) -> str:
+        """The local Airflow's metadata database in the stack's PostgreSQL (a libpq URL, as
+        `postgres_dsn`); empty when the stack runs without PostgreSQL."""
+        if not self.postgres_dsn:
+            return ""
+        return f"{self.postgres_dsn.rsplit('/', 1)[0]}/{AIRFLOW_DATABASE}"
+
+    @property
+    def airflow_sql_alchemy_conn(self) -> str:
+        """`airflow_dsn` as Airflow's SQLAlchemy URL, through psycopg2 (Airflow 2's driver)."""
+        dsn = self.airflow_dsn
+        return dsn.replace("postgresql://", "postgresql+psycopg2://", 1) if dsn else ""
+
     def env(self) -> dict[str, str]:
-        """The service settings (NEXUS_*) and dummy AWS variables for this stack.
+        """The service settings (NEXUS_*), dummy AWS variables and, with PostgreSQL, the local
+        Airflow's metadata database (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN) for this stack.
 
         Besides the NEXUS_* settings this sets AWS_ENDPOINT_URL (honoured by
         boto3/botocore >= 1.28), so an AWS client built without an explicit
@@ -142,6 +158,7 @@ class StackInfo:
             env["NEXUS_KAFKA__PARTITIONS"] = str(self.partitions)
         if self.postgres_dsn:
             env["NEXUS_STATE__DSN"] = self.postgres_dsn
+            env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = self.airflow_sql_alchemy_conn
         return env
 
     def to_json(self) -> dict[str, Any]:

@@ -4,7 +4,8 @@ The cluster lives in ``state_dir/postgres/`` (data, the socket and the generated
 listens on loopback only, and is started as ``postgres`` itself (not ``pg_ctl``), so the
 stack tracks it like the broker and moto. As root it runs as the ``postgres`` system user
 (the server refuses to run as root). The cluster is kept across ``down``/``up``; its
-superuser is ``nexus`` with a password generated once, and it holds a database ``nexus``.
+superuser is ``nexus`` with a password generated once, and it holds two databases: ``nexus``
+(the service's state) and ``airflow`` (the metadata of the local Airflow, transform/README.md).
 
 Tuned for a development stack: no fsync (a crash of the machine may lose the last
 commits; a crash of the server does not).
@@ -21,14 +22,29 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from keystone_nexus.dev.stack.info import HOST, LOG_DIR, POSTGRES, READY_TIMEOUT, DevStackError
+from keystone_nexus.dev.stack.info import (
+    AIRFLOW_DATABASE,
+    HOST,
+    LOG_DIR,
+    POSTGRES,
+    READY_TIMEOUT,
+    DevStackError,
+)
 from keystone_nexus.dev.stack.process import ManagedProcess, check_alive, not_ready, require_free
 
-__all__ = ["POSTGRES_PACKAGE", "postgres_bindir", "postgres_dsn", "start_postgres", "wait_for_postgres"]
+__all__ = [
+    "AIRFLOW_DATABASE",
+    "POSTGRES_PACKAGE",
+    "postgres_bindir",
+    "postgres_dsn",
+    "start_postgres",
+    "wait_for_postgres",
+]
 
 POSTGRES_PACKAGE = "postgresql"  # Debian's, installed by scripts/bootstrap.sh
 SUPERUSER = "nexus"
 DATABASE = "nexus"
+DATABASES = (DATABASE, AIRFLOW_DATABASE)
 _CLUSTER = "postgres"
 _SERVICE_USER = "postgres"
 
@@ -126,7 +142,7 @@ def start_postgres(
     state_dir: Path, port: int, *, wait: bool = True, timeout: float = READY_TIMEOUT
 ) -> ManagedProcess:
     """Start the state dir's cluster (made on first use) on 127.0.0.1:`port`; by default
-    wait until it accepts the superuser and holds the ``nexus`` database."""
+    wait until it accepts the superuser and holds its databases."""
     require_free(POSTGRES, port)
     _init_cluster(state_dir)
     root = _cluster(state_dir)
@@ -163,7 +179,7 @@ def start_postgres(
 def wait_for_postgres(
     state_dir: Path, port: int, *, timeout: float = READY_TIMEOUT, process: ManagedProcess | None = None
 ) -> None:
-    """Wait until the server accepts a login, then make sure the ``nexus`` database exists."""
+    """Wait until the server accepts a login, then make sure its databases exist."""
     import psycopg
 
     what = f"PostgreSQL at {HOST}:{port} not ready"
@@ -175,8 +191,9 @@ def wait_for_postgres(
             with psycopg.connect(
                 postgres_dsn(state_dir, port, "postgres"), connect_timeout=2, autocommit=True
             ) as db:
-                if db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
-                    db.execute(f'CREATE DATABASE "{DATABASE}"')
+                for name in DATABASES:
+                    if db.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None:
+                        db.execute(f'CREATE DATABASE "{name}"')
                 return
         except psycopg.OperationalError as exc:
             last = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
