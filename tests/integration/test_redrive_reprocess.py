@@ -31,7 +31,7 @@ from keystone_nexus.lake.open import open_store
 from keystone_nexus.lake.store import ObjectStore
 from keystone_nexus.registry.local import LocalRegistry
 from keystone_nexus.repair.lake_summary import summarize
-from keystone_nexus.repair.redrive import list_dead_letters, replay_dead_letters
+from keystone_nexus.repair.redrive import list_dead_letters, redrive_dead_letters
 from keystone_nexus.repair.reprocess import ReprocessError, plan_key, reprocess
 from keystone_nexus.sink.commit import CommitOptions
 from tests.integration.sinkkit import (
@@ -195,14 +195,14 @@ async def test_dlq_list_counts_what_was_produced_invalid(copy: Written) -> None:
 async def test_replay_after_a_schema_fix_lands_exactly_the_fixed_records_once(copy: Written) -> None:
     remember_kinds(copy.lake, copy.produced)
     store, registry = LocalStore(str(copy.lake)), LocalRegistry(copy.registry)
-    nothing = await replay_dead_letters(store, registry, options=OPTIONS)
+    nothing = await redrive_dead_letters(store, registry, options=OPTIONS)
     assert nothing.total == 0 and nothing.candidates == len(copy.produced.invalid)
     assert_once(copy.lake, copy.produced.valid)
 
     await loosen_orders(copy.registry)
     fixed = bad_ids(copy.produced, ORDERS)
     assert fixed
-    report = await replay_dead_letters(store, registry, options=OPTIONS)
+    report = await redrive_dead_letters(store, registry, options=OPTIONS)
     assert report.total == len(fixed) and report.redriven["orders"] == len(fixed)
     assert_once(copy.lake, copy.produced.valid | fixed)
 
@@ -217,7 +217,7 @@ async def test_replay_after_a_schema_fix_lands_exactly_the_fixed_records_once(co
     assert summary.dlq_redriven["orders"] == len(fixed)
 
     before = files(copy.lake, "bronze")
-    again = await replay_dead_letters(store, registry, options=OPTIONS)
+    again = await redrive_dead_letters(store, registry, options=OPTIONS)
     assert again.total == 0 and again.resumed == 0
     assert files(copy.lake, "bronze").keys() == before.keys()
     assert_once(copy.lake, copy.produced.valid | fixed)
@@ -229,10 +229,10 @@ async def test_an_interrupted_replay_is_finished_by_the_next_one_without_duplica
     await loosen_orders(copy.registry)
     fixed = bad_ids(copy.produced, ORDERS)
     with pytest.raises(Interrupted):
-        await replay_dead_letters(store, registry, options=OPTIONS, after_put=stop_after(2))
+        await redrive_dead_letters(store, registry, options=OPTIONS, after_put=stop_after(2))
     pending = [p for p in (copy.lake / "_redriven").rglob("*.json") if b'"pending"' in p.read_bytes()]
     assert len(pending) == 1, "the interrupted round is announced as pending"
-    report = await replay_dead_letters(store, registry, options=OPTIONS)
+    report = await redrive_dead_letters(store, registry, options=OPTIONS)
     assert report.resumed >= 1
     assert_once(copy.lake, copy.produced.valid | fixed)
     assert not [p for p in (copy.lake / "_redriven").rglob("*.json") if b'"pending"' in p.read_bytes()]
@@ -242,11 +242,11 @@ async def test_replay_filters_by_entity_and_reason(copy: Written) -> None:
     remember_kinds(copy.lake, copy.produced)
     store, registry = LocalStore(str(copy.lake)), LocalRegistry(copy.registry)
     await loosen_orders(copy.registry)
-    none = await replay_dead_letters(store, registry, options=OPTIONS, entity="payments")
+    none = await redrive_dead_letters(store, registry, options=OPTIONS, entity="payments")
     assert none.total == 0
-    tombstones = await replay_dead_letters(store, registry, options=OPTIONS, reason_like="tombstone")
+    tombstones = await redrive_dead_letters(store, registry, options=OPTIONS, reason_like="tombstone")
     assert tombstones.total == 0 and tombstones.candidates > 0
-    report = await replay_dead_letters(
+    report = await redrive_dead_letters(
         store, registry, options=OPTIONS, entity="orders", reason_like="order_id"
     )
     assert report.total == len(bad_ids(copy.produced, ORDERS))
@@ -320,7 +320,7 @@ async def test_reprocess_across_objects_after_an_interruption_leaves_every_offse
     assert_partitioned(copy.lake, copy.produced)
     # Reprocess decides as the sink does: a record framed with the old version is still
     # checked against it (it stays dead); `dlq redrive` applies the current schema.
-    await replay_dead_letters(store, registry, options=OPTIONS)
+    await redrive_dead_letters(store, registry, options=OPTIONS)
     assert_once(copy.lake, copy.produced.valid | bad_ids(copy.produced, ORDERS))
     assert_partitioned(copy.lake, copy.produced, redriven=True)
 
@@ -330,7 +330,7 @@ async def test_reprocess_replaces_redriven_objects_in_its_range(copy: Written) -
     store, registry = LocalStore(str(copy.lake)), LocalRegistry(copy.registry)
     await loosen_orders(copy.registry)
     fixed = bad_ids(copy.produced, ORDERS)
-    await replay_dead_letters(store, registry, options=OPTIONS)
+    await redrive_dead_letters(store, registry, options=OPTIONS)
     assert_once(copy.lake, copy.produced.valid | fixed)
     end = checkpoint_offsets(copy.lake)[(ORDERS, 2)] - 1
     source = KafkaRangeReader(copy.broker.bootstrap)
@@ -345,7 +345,7 @@ async def test_reprocess_replaces_redriven_objects_in_its_range(copy: Written) -
     # The rebuilt dead letters are outstanding again; a replay lands them once more, once.
     counts = await list_dead_letters(store, entity="orders")
     outstanding = sum(c.outstanding for c in counts)
-    again = await replay_dead_letters(store, registry, options=OPTIONS)
+    again = await redrive_dead_letters(store, registry, options=OPTIONS)
     assert again.total > 0
     assert outstanding - again.total == sum(
         c.outstanding for c in await list_dead_letters(store, entity="orders")
@@ -488,8 +488,8 @@ async def test_replay_and_reprocess_on_s3(
         await loosen_orders(copy.registry)
         fixed = bad_ids(copy.produced, ORDERS)
         with pytest.raises(Interrupted):
-            await replay_dead_letters(store, registry, options=OPTIONS, after_put=stop_after(1))
-        report = await replay_dead_letters(store, registry, options=OPTIONS)
+            await redrive_dead_letters(store, registry, options=OPTIONS, after_put=stop_after(1))
+        report = await redrive_dead_letters(store, registry, options=OPTIONS)
         assert report.resumed >= 1
         end = checkpoint_offsets(copy.lake)[(ORDERS, 0)] - 1
         await reprocess(
@@ -502,7 +502,7 @@ async def test_replay_and_reprocess_on_s3(
             end=end,
             options=OPTIONS,
         )
-        await replay_dead_letters(store, registry, options=OPTIONS)
+        await redrive_dead_letters(store, registry, options=OPTIONS)
         bronze = await s3_coords(store, "bronze/")
         assert not {c: n for c, n in bronze.items() if n > 1}
         assert set(bronze) == copy.produced.valid | fixed

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -121,5 +121,35 @@ def check_kafka(settings: Settings) -> None:
 
 
 def print_json(doc: object) -> None:
-    """`doc` as indented JSON on stdout."""
-    sys.stdout.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode() + "\n")
+    """`doc` as indented JSON on stdout (times and other values as their text)."""
+    sys.stdout.write(orjson.dumps(doc, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def cell(value: object) -> str:
+    """A table cell: integers with thousands separators, times to the second, lists by length."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, list | tuple):
+        return f"{len(value):,}"
+    isoformat = getattr(value, "isoformat", None)
+    return str(isoformat(timespec="seconds")) if callable(isoformat) else str(value)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """Rows under their headers, columns as wide as their widest cell; numbers right-aligned."""
+    cells = [[cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    numeric = [
+        bool(rows) and all(isinstance(r[i], int | float) and not isinstance(r[i], bool) for r in rows)
+        for i in range(len(headers))
+    ]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric, strict=True)]
+        return "  ".join(parts).rstrip()
+
+    print(line(list(headers)))
+    for row_cells in cells:
+        print(line(row_cells))

@@ -10,7 +10,13 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from keystone_nexus.cli.arguments import counted
-from keystone_nexus.cli.common import opened_lake, opened_repair_tools, print_json, resolved_settings
+from keystone_nexus.cli.common import (
+    opened_lake,
+    opened_repair_tools,
+    print_json,
+    print_table,
+    resolved_settings,
+)
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import UsageError
 
@@ -70,15 +76,20 @@ def cmd_lake_summary(args: argparse.Namespace) -> int:
             print_json(_summary_doc(settings.lake.uri, summary, args.reasons))
             return
         print(f"lake {settings.lake.uri}")
-        print(f"{'entity':<22}{'bronze rows':>12}{'files':>8}{'dead-lettered':>15}")
-        for spec in contracts.entities():
-            name = spec.name
-            print(
-                f"{name:<22}{summary.bronze_rows[name]:>12,}{summary.bronze_files[name]:>8,}"
-                f"{summary.dlq_rows[name]:>15,}"
-            )
-        total_rows, total_dead = sum(summary.bronze_rows.values()), sum(summary.dlq_rows.values())
-        print(f"{'total':<22}{total_rows:>12,}{sum(summary.bronze_files.values()):>8,}{total_dead:>15,}")
+        names = [spec.name for spec in contracts.entities()]
+        rows: list[list[object]] = [
+            [name, summary.bronze_rows[name], summary.bronze_files[name], summary.dlq_rows[name]]
+            for name in names
+        ]
+        rows.append(
+            [
+                "total",
+                sum(summary.bronze_rows.values()),
+                sum(summary.bronze_files.values()),
+                sum(summary.dlq_rows.values()),
+            ]
+        )
+        print_table(["entity", "bronze rows", "files", "dead-lettered"], rows)
         for (entity, reason), count in summary.dlq_reasons.most_common(args.reasons):
             print(f"  dead-lettered {count:>6,}  {entity}: {reason}")
         if summary.dlq_redriven:
@@ -143,20 +154,18 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
             )
             return
         print(f"lake {settings.lake.uri}")
-        print(f"{'entity':<20}{'schema version':<38}{'dead':>7}{'re-driven':>10}{'outstanding':>12}  reason")
-        for c in counts:
-            print(
-                f"{c.entity:<20}{c.schema_version_id:<38}{c.dead:>7,}{c.redriven:>10,}{c.outstanding:>12,}"
-                f"  {c.reason[:100]}"
-            )
-        print(f"{'total':<58}{total:>7,}{total - outstanding:>10,}{outstanding:>12,}")
+        rows: list[list[object]] = [
+            [c.entity, c.schema_version_id, c.dead, c.redriven, c.outstanding, c.reason[:100]] for c in counts
+        ]
+        rows.append(["total", "", total, total - outstanding, outstanding, ""])
+        print_table(["entity", "schema version", "dead", "re-driven", "outstanding", "reason"], rows)
 
     asyncio.run(main())
     return 0
 
 
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
-    from keystone_nexus.repair.redrive import replay_dead_letters
+    from keystone_nexus.repair.redrive import redrive_dead_letters
     from keystone_nexus.state.open import recording
     from keystone_nexus.wiring import sink_options
 
@@ -165,7 +174,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with recording(settings, "redrive") as run, opened_repair_tools(settings) as tools:
             run.summary["filters"] = {"entity": args.entity, "reason_like": args.reason_like}
-            report = await replay_dead_letters(
+            report = await redrive_dead_letters(
                 tools.store,
                 tools.registry,
                 options=sink_options(settings).commit,
@@ -183,7 +192,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
         for entity, n in sorted(report.redriven.items()):
             if n:
                 print(f"{entity:<22}{n:>8,} re-driven to bronze")
-        resumed = f", {report.resumed:,} from an interrupted replay" if report.resumed else ""
+        resumed = f", {report.resumed:,} from an interrupted re-drive" if report.resumed else ""
         print(
             f"{report.total:,} of {report.candidates:,} outstanding dead letters now pass and are in bronze"
             f"{resumed}; {report.files:,} objects written ({report.objects_seen:,} dead-letter objects read)"

@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import sys
 import time
 from typing import Any
 
-import orjson
-
 from keystone_nexus.cli.arguments import whole_number
-from keystone_nexus.cli.common import resolved_settings
+from keystone_nexus.cli.common import print_json, print_table, resolved_settings
 
 _AGO = re.compile(r"^(\d+)([smhd])$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -76,25 +73,6 @@ async def _read(settings: Any, what: str, **filters: Any) -> list[dict[str, Any]
         await conn.close()
 
 
-def _print(rows: list[dict[str, Any]], columns: list[tuple[str, str]], as_json: bool) -> None:
-    if as_json:
-        sys.stdout.write(orjson.dumps(rows, default=str, option=orjson.OPT_INDENT_2).decode() + "\n")
-        return
-    cells = [[_cell(row[key]) for key, _ in columns] for row in rows]
-    widths = [max([len(title), *(len(c[i]) for c in cells)]) for i, (_, title) in enumerate(columns)]
-    print("  ".join(title.ljust(w) for (_, title), w in zip(columns, widths, strict=True)).rstrip())
-    for row_cells in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row_cells, widths, strict=True)).rstrip())
-
-
-def _cell(value: Any) -> str:
-    if hasattr(value, "isoformat"):
-        return str(value.isoformat(timespec="seconds"))
-    if isinstance(value, list):
-        return str(len(value))
-    return "" if value is None else str(value)
-
-
 def cmd_batches(args: argparse.Namespace) -> int:
     rows = asyncio.run(
         _read(resolved_settings(args), "batches", topic=args.topic, since=args.since, limit=args.limit)
@@ -110,7 +88,10 @@ def cmd_batches(args: argparse.Namespace) -> int:
         ("objects", "objects"),
         ("source", "source"),
     ]
-    _print(rows, columns, args.json)
+    if args.json:
+        print_json(rows)
+    else:
+        print_table([title for _, title in columns], [[row[key] for key, _ in columns] for row in rows])
     return 0
 
 
@@ -126,7 +107,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
         ("finished_at", "finished"),
         ("steps", "steps"),
     ]
-    _print(rows, columns, args.json)
+    if args.json:
+        print_json(rows)
+    else:
+        print_table([title for _, title in columns], [[row[key] for key, _ in columns] for row in rows])
     return 0
 
 

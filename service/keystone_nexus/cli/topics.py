@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from keystone_nexus.cli.common import count_topics, print_json, resolved_settings
+from keystone_nexus.cli.common import count_topics, print_json, print_table, resolved_settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,7 +22,6 @@ def cmd_topics_counts(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"topics": counts, "total": sum(counts.values())})
         return 0
-    for topic, count in counts.items():
-        print(f"{topic:<34}{count:>10,}")
-    print(f"{'total':<34}{sum(counts.values()):>10,}")
+    rows: list[list[object]] = [[topic, count] for topic, count in counts.items()]
+    print_table(["topic", "records"], [*rows, ["total", sum(counts.values())]])
     return 0

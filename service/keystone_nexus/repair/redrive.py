@@ -19,11 +19,11 @@ The order for one round, the same shape as the sink's commit protocol:
 2. data      put the round's bronze objects (names from the records' Kafka coordinates);
 3. done      CAS the marker with the round `done`.
 
-A crash after 1 leaves a pending round; the next replay repeats exactly that round (the
+A crash after 1 leaves a pending round; the next re-drive repeats exactly that round (the
 same records, validated against the same recorded versions: the same rows under the same
 names) before looking for anything new. A record belongs to at most one round, so the
 first offsets naming two rounds' objects differ and no object is written twice. A second
-replay with the same schemas finds no record outside the done rounds that passes: it adds
+re-drive with the same schemas finds no record outside the done rounds that passes: it adds
 nothing. `dlq list` subtracts every re-driven offset, so a re-driven record is counted
 once, in bronze. Only dead letters below the partition's checkpoint are considered: a cut
 the sink has not finished may still be rewritten by it.
@@ -62,11 +62,11 @@ __all__ = [
     "REDRIVE_PREFIX",
     "DeadLetterCount",
     "RedriveError",
-    "ReplayReport",
+    "RedriveReport",
     "list_dead_letters",
     "marker_key",
+    "redrive_dead_letters",
     "redrive_name",
-    "replay_dead_letters",
 ]
 
 REDRIVEN = "_redriven"
@@ -84,7 +84,7 @@ _COLUMNS = [
 
 
 class RedriveError(NexusError):
-    """A replay cannot go on; the message says what to do."""
+    """A re-drive cannot go on; the message says what to do."""
 
 
 def marker_key(dlq_key: str) -> str:
@@ -153,7 +153,7 @@ async def _marker(store: ObjectStore, dlq_key: str) -> Marker:
 
 
 async def redriven_offsets(store: ObjectStore, dlq_key: str) -> set[int]:
-    """Offsets of the dead letters in `dlq_key` that a replay has landed in bronze."""
+    """Offsets of the dead letters in `dlq_key` that a re-drive has landed in bronze."""
     return (await _marker(store, dlq_key)).redriven()
 
 
@@ -233,15 +233,15 @@ async def list_dead_letters(
     return sorted(counts, key=lambda c: (-c.outstanding, -c.dead, c.entity, c.reason))
 
 
-# ------------------------------------------------------------------------------ replay
+# ------------------------------------------------------------------------------ re-drive
 
 
 @dataclass(slots=True)
-class ReplayReport:
+class RedriveReport:
     objects_seen: int = 0
     candidates: int = 0  # dead letters looked at (outstanding, matching the filters)
     redriven: Counter[str] = field(default_factory=Counter)  # per entity, landed in bronze now
-    resumed: int = 0  # pending rounds of an earlier, interrupted replay finished now
+    resumed: int = 0  # pending rounds of an earlier, interrupted re-drive finished now
     files: int = 0
 
     @property
@@ -399,7 +399,7 @@ async def _redrive_object(
     return candidates.num_rows, len(passed), resumed, files + len(objects)
 
 
-async def replay_dead_letters(
+async def redrive_dead_letters(
     store: ObjectStore,
     registry: SchemaRegistry,
     *,
@@ -408,7 +408,7 @@ async def replay_dead_letters(
     entity: str | None = None,
     reason_like: str | None = None,
     after_put: AfterPut | None = None,
-) -> ReplayReport:
+) -> RedriveReport:
     """Re-validate the outstanding dead letters against the current schemas and land the
     ones that pass in bronze, exactly once (see the module docstring for the protocol).
 
@@ -418,7 +418,7 @@ async def replay_dead_letters(
     if entity is not None:
         contracts.entity(entity)  # an unknown entity fails here, naming the known ones
     ctx = _Context(store, registry, catalog or NoCatalog(), options or CommitOptions(), after_put or _nothing)
-    report = ReplayReport()
+    report = RedriveReport()
     next_offsets: dict[tuple[str, int], int] = {}
     for key in await _dlq_keys(store, entity):
         report.objects_seen += 1
