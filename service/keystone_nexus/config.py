@@ -1,8 +1,9 @@
 """Settings: one frozen, typed model; the only place that reads the environment.
 
 Sources, highest priority first: `NEXUS_*` environment variables (`__` separates
-nesting, e.g. NEXUS_KAFKA__BOOTSTRAP_SERVERS), a `.env` file (its other variables, such
-as AWS_*, are left alone), then an optional TOML file (`--config`), then the defaults.
+nesting, e.g. NEXUS_KAFKA__BOOTSTRAP_SERVERS), a `.env` file (pydantic-settings' dotenv
+source: quotes, inline comments and `export` as python-dotenv reads them; its other
+variables, such as AWS_*, are left alone), then an optional TOML file (`--config`), then the defaults.
 Unknown keys and bad values stop start-up with a ConfigError that names the field and
 the variable that sets it.
 """
@@ -374,6 +375,9 @@ class Settings(BaseSettings):
         # `NEXUS_X=` (an environment file's way of leaving a line in) means unset, as the
         # C++ server, which reads the same file, takes it.
         env_ignore_empty=True,
+        # The .env file's other variables (AWS_*, the C++ server's) are not settings;
+        # unknown NEXUS_* names there are refused by load_settings, naming them.
+        dotenv_filtering="only_existing",
         extra="forbid",
         frozen=True,
     )
@@ -399,8 +403,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init_settings carries the .env file over the TOML file, as load_settings merges them.
-        return env_settings, init_settings
+        # The environment, then the .env file (pydantic-settings' own dotenv source), then
+        # the TOML file (passed in by load_settings), then the defaults.
+        return env_settings, dotenv_settings, init_settings
 
 
 def _known_env_names() -> set[str]:
@@ -419,19 +424,11 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
-    values = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, _, value = line.removeprefix("export ").partition("=")
-            values[key.strip()] = value.strip().strip("'\"")
-    return values
+    """The variables of a .env file as pydantic-settings reads them (python-dotenv:
+    quotes, inline comments, `export`), for the check of unknown names."""
+    from dotenv import dotenv_values
 
-
-def _set_nested(target: dict[str, Any], path: list[str], value: str) -> None:
-    for part in path[:-1]:
-        target = target.setdefault(part, {})
-    target[path[-1]] = value
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
 
 
 def load_settings(config_file: Path | None = None, *, env_file: Path | None = Path(".env")) -> Settings:
@@ -451,11 +448,8 @@ def load_settings(config_file: Path | None = None, *, env_file: Path | None = Pa
             file_values = tomllib.loads(config_file.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"config file {config_file}: {exc}") from exc
-    for key, value in dotenv.items():
-        if key.startswith(ENV_PREFIX) and value != "":
-            _set_nested(file_values, key.removeprefix(ENV_PREFIX).lower().split(ENV_NESTED), value)
     try:
-        return Settings(**file_values)
+        return Settings(_env_file=env_file if dotenv else None, **file_values)
     except ValidationError as exc:
         problems = []
         for error in exc.errors():

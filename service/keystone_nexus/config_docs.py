@@ -20,7 +20,53 @@ from pydantic_core import PydanticUndefined
 
 from keystone_nexus.config import ENV_NESTED, ENV_PREFIX, Settings
 
-__all__ = ["render"]
+__all__ = ["KAFKA_CONNECT", "render"]
+
+# The Confluent Kafka Connect S3 sink's properties and what stands for them here, for an
+# operator moving a connector's configuration over: (property, variable(s), how).
+KAFKA_CONNECT: tuple[tuple[str, str, str], ...] = (
+    ("topics, topics.regex", "NEXUS_KAFKA__TOPICS, NEXUS_KAFKA__TOPIC_PATTERN", "the same"),
+    ("flush.size", "NEXUS_SINK__MAX_BATCH_RECORDS", "records per object, per partition"),
+    (
+        "rotate.interval.ms, rotate.schedule.interval.ms",
+        "NEXUS_SINK__MAX_LATENCY_S, NEXUS_SINK__IDLE_FLUSH_S",
+        "seconds, by the age of the oldest buffered record / a partition read to its end",
+    ),
+    ("(none: bytes per object)", "NEXUS_SINK__MAX_BATCH_BYTES", "also cuts a batch"),
+    (
+        "partitioner.class=TimeBasedPartitioner, path.format, partition.duration.ms",
+        "(fixed)",
+        "hourly `dt=YYYY-MM-DD/hr=HH` (Hive style), UTC",
+    ),
+    (
+        "timestamp.extractor=Record | RecordField, timestamp.field",
+        "NEXUS_SINK__TIME_FIELDS",
+        "the Kafka timestamp by default; a payload field per topic",
+    ),
+    ("format.class=ParquetFormat, parquet.codec", "NEXUS_SINK__COMPRESSION", "snappy or zstd"),
+    ("s3.bucket.name, topics.dir", "NEXUS_LAKE__URI", "`s3://bucket/prefix`"),
+    ("s3.region, store.url", "NEXUS_AWS__REGION, NEXUS_AWS__ENDPOINT_URL", "the same"),
+    (
+        "errors.tolerance=all, errors.deadletterqueue.topic.name",
+        "NEXUS_SINK__DEAD_LETTER_TOPIC",
+        "invalid records always go to the lake's `dlq/` with their reason; also to this topic",
+    ),
+    (
+        "errors.deadletterqueue.context.headers.enable",
+        "(always)",
+        "the reason and Kafka coordinates are columns of every dead letter",
+    ),
+    ("behavior.on.null.values=fail | ignore", "NEXUS_SINK__TOMBSTONES", "`dlq` (dead-letter) or `skip`"),
+    (
+        "value.converter=AWSKafkaAvroConverter (Glue)",
+        "NEXUS_REGISTRY__KIND, NEXUS_REGISTRY__REGISTRY_NAME",
+        "`glue`: every record validated against its version",
+    ),
+    ("consumer.override.isolation.level", "NEXUS_KAFKA__ISOLATION_LEVEL", "read_committed by default"),
+    ("consumer.override.max.poll.records", "NEXUS_SINK__FETCH_MAX_RECORDS", "records per fetch"),
+    ("exactly.once.support, s3 object locking", "(always)", "checkpoints with conditional writes"),
+    ("tasks.max", "(instances)", "run more sinks with the same NEXUS_KAFKA__GROUP_ID"),
+)
 
 _HEADER = """\
 # Configuration reference
@@ -29,7 +75,8 @@ _HEADER = """\
 
 One settings model (`service/keystone_nexus/config.py`). Sources, highest priority first:
 `NEXUS_*` environment variables (`__` separates the section from the field), a `.env` file
-in the working directory, a TOML file given with `--config FILE` before or after the
+in the working directory (read as python-dotenv reads it: quotes, inline comments, `export`;
+its variables other than `NEXUS_*` are left alone), a TOML file given with `--config FILE` before or after the
 command (`nexus --config FILE run`, `nexus run --config FILE`; sections as tables:
 `[kafka]`, `[sink]`, ...), then the defaults below. A variable set empty (`NEXUS_X=`)
 counts as unset, as the C++ server takes it. Unknown keys and bad values stop start-up
@@ -110,4 +157,16 @@ def render() -> str:
             env = f"{ENV_PREFIX}{section.upper()}{ENV_NESTED}{name.upper()}"
             meaning = _cell(info.description or "")
             out.append(f"| `{env}` | {_type_name(info.annotation)} | {_default(info)} | {meaning} |")
+    out.append("\n## Kafka Connect S3 sink counterparts\n")
+    out.append(
+        "For a configuration moving over from the Confluent S3 sink connector: each property and "
+        "the setting that stands for it.\n"
+    )
+    out.append("| connector property | setting | here |")
+    out.append("|---|---|---|")
+    for prop, setting, how in KAFKA_CONNECT:
+        names = ", ".join(
+            f"`{s.strip()}`" if s.strip().startswith(ENV_PREFIX) else s for s in setting.split(",")
+        )
+        out.append(f"| `{prop}` | {names} | {_cell(how)} |")
     return "\n".join(out) + "\n"

@@ -1,8 +1,9 @@
+import os
 from pathlib import Path
 
 import pytest
 
-from keystone_nexus.config import load_settings
+from keystone_nexus.config import Settings, load_settings
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import ConfigError
 
@@ -195,3 +196,29 @@ def test_the_lake_reads_committed_transactions_unless_told_otherwise(monkeypatch
     assert load_settings(env_file=None).kafka.isolation_level == "read_committed"
     monkeypatch.setenv("NEXUS_KAFKA__ISOLATION_LEVEL", "read_uncommitted")
     assert load_settings(env_file=None).kafka.isolation_level == "read_uncommitted"
+
+
+def test_the_env_file_is_read_as_dotenv_reads_it(tmp_path: Path) -> None:
+    """Quotes, inline comments and `export` as python-dotenv (pydantic-settings' own
+    source) takes them; the environment still wins over the file, the file over TOML."""
+    env = tmp_path / ".env"
+    env.write_text(
+        "# the sink\n"
+        "NEXUS_SINK__MAX_BATCH_RECORDS=500  # records per batch\n"
+        'NEXUS_KAFKA__CLIENT_ID="nexus # not a comment"\n'
+        "export NEXUS_KAFKA__GROUP_ID='bronze-sink'\n"
+        "NEXUS_LAKE__URI=\n"
+        "AWS_PROFILE=ops\n"
+    )
+    toml = tmp_path / "nexus.toml"
+    toml.write_text('[kafka]\ngroup_id = "from-toml"\nclient_id = "from-toml"\n')
+    settings = load_settings(toml, env_file=env)
+    assert settings.sink.max_batch_records == 500
+    assert settings.kafka.client_id == "nexus # not a comment"
+    assert settings.kafka.group_id == "bronze-sink"
+    assert settings.lake.uri == Settings().lake.uri, "an empty value leaves the default"
+    os.environ["NEXUS_KAFKA__GROUP_ID"] = "from-environment"
+    try:
+        assert load_settings(toml, env_file=env).kafka.group_id == "from-environment"
+    finally:
+        del os.environ["NEXUS_KAFKA__GROUP_ID"]

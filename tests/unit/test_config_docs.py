@@ -23,3 +23,25 @@ def test_every_setting_has_a_row_named_by_its_variable() -> None:
         assert isinstance(model, type)
         for name in model.model_fields:
             assert f"| `NEXUS_{section.upper()}__{name.upper()}` |" in text
+
+
+def test_every_kafka_connect_counterpart_names_a_real_setting() -> None:
+    from keystone_nexus.config import ENV_NESTED, ENV_PREFIX, Settings
+    from keystone_nexus.config_docs import KAFKA_CONNECT
+
+    known = {
+        f"{ENV_PREFIX}{section.upper()}{ENV_NESTED}{name.upper()}"
+        for section, field in Settings.model_fields.items()
+        for name in getattr(field.annotation, "model_fields", {})
+    }
+    named = [s.strip() for _, setting, _ in KAFKA_CONNECT for s in setting.split(",")]
+    assert [n for n in named if n.startswith(ENV_PREFIX) and n not in known] == []
+    props = " ".join(prop for prop, _, _ in KAFKA_CONNECT)
+    for required in (
+        "flush.size",
+        "rotate.interval.ms",
+        "partitioner.class",
+        "errors.deadletterqueue.topic.name",
+    ):
+        assert required in props
+    assert "behavior.on.null.values" in props
