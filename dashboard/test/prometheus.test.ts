@@ -8,7 +8,7 @@ nexus_sink_records_consumed_total{topic="olist.customers.v1"} 250.0
 nexus_sink_records_consumed_created{topic="olist.orders.v1"} 1.7e+09
 nexus_sink_assigned_partitions 6.0
 odd_metric{reason="say \\"hi\\"",topic="t"} 1 1700000000000
-nexus_sink_batch_flush_seconds_bucket{le="+Inf"} +Inf
+nexus_sink_batch_flush_duration_seconds_bucket{le="+Inf"} +Inf
 not a sample line
 `;
 

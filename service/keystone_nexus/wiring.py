@@ -475,6 +475,7 @@ async def run_sink(
             registry, store, catalog = await _open_dependencies(
                 settings, startup, stop, stack, calls=metrics.aws, owner=owner
             )
+            metrics.watch_cache(lambda: (registry.hits, registry.misses))
             executor = stack.enter_context(
                 encode_executor(settings.sink.encode_processes, settings.sink.worker_threads)
             )

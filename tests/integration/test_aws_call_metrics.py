@@ -36,11 +36,11 @@ class Reader:
 
     def calls(self, service: str, operation: str) -> float:
         labels = {"service": service, "operation": operation}
-        return self.registry.get_sample_value("nexus_aws_call_seconds_count", labels) or 0.0
+        return self.registry.get_sample_value("nexus_aws_call_duration_seconds_count", labels) or 0.0
 
     def seconds(self, service: str, operation: str) -> float:
         labels = {"service": service, "operation": operation}
-        return self.registry.get_sample_value("nexus_aws_call_seconds_sum", labels) or 0.0
+        return self.registry.get_sample_value("nexus_aws_call_duration_seconds_sum", labels) or 0.0
 
     def errors(self, service: str, operation: str) -> float:
         labels = {"service": service, "operation": operation}
@@ -92,7 +92,9 @@ async def test_glue_registry_calls_and_errors(aws: AwsOptions) -> None:
     assert read.calls("glue", "GetSchemaVersion") == 3  # after create, the read back, the unknown one
     assert read.errors("glue", "GetSchemaVersion") == 1  # not found is not retried: one try
     text = metrics.exposition().decode()
-    assert 'nexus_aws_call_seconds_bucket{le="0.005",operation="CreateSchema",service="glue"}' in text
+    assert (
+        'nexus_aws_call_duration_seconds_bucket{le="0.005",operation="CreateSchema",service="glue"}' in text
+    )
     assert 'nexus_aws_call_errors_total{operation="GetSchemaVersion",service="glue"} 1.0' in text
 
 

@@ -298,7 +298,7 @@ def test_sigterm_under_load_then_true_lag_after_restart_and_pause(
         }
         text = get(f"{base}/metrics")[1].decode()
         put_calls = metric(
-            text, "nexus_aws_call_seconds_count", operation="PutMetricData", service="cloudwatch"
+            text, "nexus_aws_call_duration_seconds_count", operation="PutMetricData", service="cloudwatch"
         )
         assert put_calls is not None and put_calls >= 1
 

@@ -1,6 +1,11 @@
 """Every metric the service emits, named once, units in the names, low-cardinality labels.
 
-Prometheus names follow `nexus_<subsystem>_<name>_<unit>[_total]`. Lag is computed
+Prometheus names follow `nexus_<subsystem>_<name>_<unit>[_total]`; a duration is
+`..._duration_seconds` (a histogram), in the sink, the twin and the C++ server alike.
+Counters count (`_total`), with no `_created` series; the sink's registry also carries
+the process collector (`process_resident_memory_bytes`, `process_cpu_seconds_total` of
+the main process) and its whole tree's RSS, encode workers included
+(`nexus_sink_process_tree_resident_memory_bytes`). Lag is computed
 from the high-water mark carried by fetch responses and the lake checkpoint (what is
 durable), never from ListOffsets, which the local broker answers wrongly. Per topic
 the sums and maxima are named the way MSK names them (SumOffsetLag, MaxOffsetLag,
@@ -22,13 +27,23 @@ the C++ server and its Python twin.
 
 from __future__ import annotations
 
+import os
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 # Log and status field names, shared by the JSON logs and /status.
 FIELD_TOPIC = "topic"
@@ -81,7 +96,7 @@ class AwsCallMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         r = registry or CollectorRegistry()
         self.seconds = Histogram(
-            "nexus_aws_call_seconds",
+            "nexus_aws_call_duration_seconds",
             "Time of one AWS request (one try), by service and operation",
             ["service", "operation"],
             buckets=AWS_CALL_BUCKETS,
@@ -148,12 +163,66 @@ def topic_lags(partitions: Iterable[PartitionLag], now_ms: int) -> dict[str, Top
     }
 
 
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `<counter>_created` series beside every counter
+
+
+def tree_rss_bytes(pid: int) -> int:
+    """The resident memory of `pid` and every process below it, from /proc (0 off Linux)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        rss[int(entry.name)] = int(fields[21]) * page
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(p, 0) for p in tree)
+
+
+class _SinkCollector:
+    """What is read at scrape time: the registry cache's hits and misses (counters kept by
+    the cache itself) and the process tree's resident memory."""
+
+    def __init__(self) -> None:
+        self.cache: Callable[[], tuple[int, int]] | None = None
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        if self.cache is not None:
+            hits, misses = self.cache()
+            yield CounterMetricFamily(
+                "nexus_registry_cache_hits", "Schema cache hits since start", value=hits
+            )
+            yield CounterMetricFamily(
+                "nexus_registry_cache_misses", "Schema cache misses since start", value=misses
+            )
+        yield GaugeMetricFamily(
+            "nexus_sink_process_tree_resident_memory_bytes",
+            "Resident memory of the sink and its encode workers",
+            value=tree_rss_bytes(os.getpid()),
+        )
+
+
 class SinkMetrics:
     """The bronze sink's Prometheus metrics, in a registry of their own."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)
+        self._scraped = _SinkCollector()
+        r.register(self._scraped)
         self.records_consumed = Counter(
             "nexus_sink_records_consumed", "Records fetched from Kafka", ["topic"], registry=r
         )
@@ -180,7 +249,7 @@ class SinkMetrics:
         )
         self.rebalances = Counter("nexus_sink_rebalances", "Partition assignments received", registry=r)
         self.flush_seconds = Histogram(
-            "nexus_sink_batch_flush_seconds",
+            "nexus_sink_batch_flush_duration_seconds",
             "Time from cut to durable checkpoint",
             ["topic"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
@@ -209,12 +278,6 @@ class SinkMetrics:
             "EstimatedMaxTimeLag: age of the oldest record not yet in the lake",
             ["topic"],
             registry=r,
-        )
-        self.schema_cache_hits = Gauge(
-            "nexus_registry_cache_hits", "Schema cache hits since start", registry=r
-        )
-        self.schema_cache_misses = Gauge(
-            "nexus_registry_cache_misses", "Schema cache misses since start", registry=r
         )
         self.offsets_out_of_range = Counter(
             "nexus_sink_offsets_out_of_range",
@@ -264,6 +327,10 @@ class SinkMetrics:
             "nexus_sink_assigned_partitions", "Partitions this instance owns", registry=r
         )
         self.aws = AwsCallMetrics(r)
+
+    def watch_cache(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """Expose the schema cache's (hits, misses), read at each scrape, as counters."""
+        self._scraped.cache = counts
 
     def set_lag(self, partitions: Iterable[PartitionLag], now_ms: int) -> Mapping[str, TopicLag]:
         partitions = list(partitions)

@@ -428,10 +428,6 @@ class BronzeSink:
         by_topic = self.metrics.set_lag(lags, now_ms)
         self.metrics.partitions_waiting.set(len(self.waiting))
         self.metrics.partitions_out_of_range.set(sum(s.out_of_range is not None for s in self.parts.values()))
-        hits, misses = getattr(self.registry, "hits", None), getattr(self.registry, "misses", None)
-        if hits is not None and misses is not None:
-            self.metrics.schema_cache_hits.set(hits)
-            self.metrics.schema_cache_misses.set(misses)
         return {
             "owner": self.owner,
             "partitions": status.partition_rows(lags, self.parts, now_ms),
