@@ -1,11 +1,12 @@
-// Threads for the blocking part of streaming calls. A PublishStream call may wait: for
-// room in the producer queue (up to queue_full_timeout_ms), for its bound of events in
-// flight, for the records the BuildPool builds, and at its end for every delivery
-// report. gRPC runs callback reactions on a couple of threads of its own (one per core),
-// and a reaction that waits holds one of them, stalling every other stream's reads; so
-// the reactor hands each step to Run() instead and returns at once. A step runs on an
-// idle thread, or a new one when none is idle: like the sync server's threads, their
-// number follows the calls busy at the same time (and they stay, idle, for the next).
+// Threads for the blocking part of calls. A PublishStream call may wait: for room in
+// the producer queue (up to queue_full_timeout_ms), for its bound in flight, for the
+// records the BuildPool builds, and at its end for every delivery report; a Publish
+// call waits for room and for its reports too. gRPC runs callback reactions on a couple
+// of threads of its own (one per core), and a reaction that waits holds one of them,
+// stalling every other call's reads; so the service hands each step to Run() instead
+// and returns at once. A step runs on an idle thread, or a new one when none is idle:
+// like the sync server's threads, their number follows the calls busy at the same time
+// (and they stay, idle, for the next).
 // Pure: no gRPC; tested on its own.
 #pragma once
 

@@ -1,15 +1,9 @@
 #include "ingestion_service.h"
 
-#include <chrono>
-#include <string>
-
-#include "event_queuer.h"
+#include "publish_call.h"
 #include "stream_call.h"
 
 namespace nexus {
-
-namespace v1 = keystone::olist::v1;
-using Clock = std::chrono::steady_clock;
 
 namespace {
 
@@ -64,48 +58,14 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* IngestionServiceImpl::PublishStream(g
   return new PublishStreamReactor(context, response, builder_, producer_, limits_, pool_, counters_, workers_);
 }
 
-grpc::Status IngestionServiceImpl::Publish(grpc::ServerContext*, const v1::PublishRequest* request,
-                                           v1::PublishResponse* response) {
-  const auto started = Clock::now();
-  counters_.calls_publish.fetch_add(1, std::memory_order_relaxed);
-  const int n = request->events_size();
-  if (n > limits_.max_batch_events) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, OverLimit("batch", n, limits_.max_batch_events));
-  }
-  auto* results = response->mutable_results();
-  results->Reserve(n);
-  for (int i = 0; i < n; ++i) {
-    v1::EventResult* result = results->Add();
-    result->set_index(static_cast<uint32_t>(i));
-    result->set_event_id(request->events(i).event_id());
-  }
-  DeliveryTracker tracker;
-  DeliveryBatch batch;
-  batch.Reset(&tracker, static_cast<size_t>(n));
-  EventQueuer queuer(builder_, producer_, limits_.queue_full_timeout_ms);
-  queuer.QueueAll(*request, &batch,
-                  [&](uint32_t i, const std::string& reason) { Reject(results->Mutable(static_cast<int>(i)), reason); });
-  tracker.Wait();
-  uint32_t accepted = 0;
-  for (const DeliverySlot& slot : batch.slots()) {
-    if (!slot.queued) continue;
-    v1::EventResult* result = results->Mutable(static_cast<int>(slot.index));
-    if (slot.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      result->set_accepted(true);
-      result->set_topic(slot.entity->topic);
-      result->set_partition(slot.partition);
-      result->set_offset(slot.offset);
-      ++accepted;
-    } else {
-      Reject(result, DeliveryFailure(slot.err));
-      ++queuer.delivery_failed;
-    }
-  }
-  response->set_accepted(accepted);
-  response->set_rejected(static_cast<uint32_t>(n) - accepted);
-  grpc::Status status = FinishCall(counters_, queuer, "Publish", *response, {{"events", n}});
-  counters_.publish_latency.Observe(std::chrono::duration<double>(Clock::now() - started).count());
-  return status;
+grpc::ServerUnaryReactor* IngestionServiceImpl::Publish(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request, grpc::ByteBuffer* response) {
+  // The request and response stay put until the call is done, which is after Finish.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  workers_.Run([this, reactor, request, response] {
+    reactor->Finish(AnswerPublish(builder_, producer_, limits_, counters_, *request, response));
+  });
+  return reactor;
 }
 
 }  // namespace nexus

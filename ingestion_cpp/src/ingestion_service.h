@@ -3,7 +3,8 @@
 // queued event has its delivery report.
 //
 // Answers. Publish: one EventResult per event, in order, accepted ones with their
-// topic, partition and offset. PublishStream: the counts over the whole stream and one
+// topic, partition and offset; a request that does not parse is refused
+// INVALID_ARGUMENT, nothing processed (publish_call.h). PublishStream: the counts over the whole stream and one
 // EventResult per rejected event, in index order (stream_call.h says how a stream is
 // bounded and stops early).
 //
@@ -26,9 +27,10 @@
 
 namespace nexus {
 
-// Publish on the sync API; PublishStream on the callback API, as raw bytes.
-using IngestionServiceBase = keystone::olist::v1::IngestionService::WithRawCallbackMethod_PublishStream<
-    keystone::olist::v1::IngestionService::Service>;
+// Both methods on gRPC's callback API, as raw bytes, each parsed by the call itself.
+using IngestionServiceBase = keystone::olist::v1::IngestionService::WithRawCallbackMethod_Publish<
+    keystone::olist::v1::IngestionService::WithRawCallbackMethod_PublishStream<
+        keystone::olist::v1::IngestionService::Service>>;
 
 class IngestionServiceImpl final : public IngestionServiceBase {
  public:
@@ -36,8 +38,10 @@ class IngestionServiceImpl final : public IngestionServiceBase {
   IngestionServiceImpl(const RecordBuilder& builder, Producer& producer, ServiceLimits limits,
                        BuildPool* pool = nullptr);
 
-  grpc::Status Publish(grpc::ServerContext* context, const keystone::olist::v1::PublishRequest* request,
-                       keystone::olist::v1::PublishResponse* response) override;
+  // Served from the raw request, parsed by AnswerPublish (publish_call.h), on CallWorkers:
+  // the generated typed handler answers bytes that do not parse INTERNAL, with no details.
+  grpc::ServerUnaryReactor* Publish(grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   // Served from raw messages, parsed by the StreamCall, so that a malformed message is
   // told apart from the end of the stream: the generated typed reader ends its loop on
   // either, and the call would be answered OK for the messages before it.

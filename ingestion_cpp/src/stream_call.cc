@@ -31,6 +31,7 @@ class StreamMessage {
   BuiltMessage built;
   DeliveryBatch delivery;
   uint32_t first_index = 0;
+  size_t bytes = 0;  // serialized, as read
 
  private:
   static constexpr size_t kInitialBlockBytes = 256 * 1024;  // 500 order items take ~150 KiB
@@ -63,6 +64,7 @@ StreamCall::~StreamCall() = default;
 
 bool StreamCall::Add(grpc::ByteBuffer* raw) {
   std::unique_ptr<StreamMessage> message = TakeSpare();
+  message->bytes = raw->Length();
   {
     grpc::ProtoBufferReader bytes(raw);
     malformed_ = !message->Renew()->ParseFromZeroCopyStream(&bytes);
@@ -157,7 +159,7 @@ std::unique_ptr<StreamMessage> StreamCall::TakeSpare() {
 // Queues a read message on the producer (its records built by the pool if it has one).
 void StreamCall::Queue(std::unique_ptr<StreamMessage> message) {
   const v1::PublishRequest& request = message->request();
-  WaitForRoom(static_cast<uint32_t>(request.events_size()));
+  WaitForRoom(message->bytes);
   const uint32_t first = message->first_index;
   message->delivery.Reset(&tracker_, static_cast<size_t>(request.events_size()));
   const BuiltMessage* built = nullptr;
@@ -173,18 +175,18 @@ void StreamCall::Queue(std::unique_ptr<StreamMessage> message) {
         AddRejection(first + i, request.events(static_cast<int>(i)).event_id(), reason);
       },
       built);
-  in_flight_events_ += static_cast<uint32_t>(request.events_size());
+  in_flight_bytes_ += message->bytes;
   in_flight_.push_back(std::move(message));
   max_in_flight_ = std::max(max_in_flight_, in_flight_.size());
   Reap();
 }
 
-// Waits until the stream's unanswered events leave room for `events` more.
-void StreamCall::WaitForRoom(uint32_t events) {
+// Waits until the stream's unanswered messages leave room for `bytes` more.
+void StreamCall::WaitForRoom(size_t bytes) {
   Reap();
-  if (in_flight_events_ + events <= kMaxEventsInFlight || in_flight_.empty()) return;
+  if (in_flight_bytes_ + bytes <= kMaxBytesInFlight || in_flight_.empty()) return;
   const auto before = Clock::now();
-  while (in_flight_events_ + events > kMaxEventsInFlight && !in_flight_.empty()) {
+  while (in_flight_bytes_ + bytes > kMaxBytesInFlight && !in_flight_.empty()) {
     producer_.Poll(1);
     Reap();
   }
@@ -196,7 +198,7 @@ void StreamCall::Reap() {
   while (!in_flight_.empty() && in_flight_.front()->delivery.Done()) {
     std::unique_ptr<StreamMessage> done = std::move(in_flight_.front());
     in_flight_.pop_front();
-    in_flight_events_ -= static_cast<uint32_t>(done->request().events_size());
+    in_flight_bytes_ -= done->bytes;
     for (const DeliverySlot& slot : done->delivery.slots()) {
       if (!slot.queued) continue;
       if (slot.err == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -13,9 +13,10 @@
 // client sends the rest again.
 //
 // Flow control: Add() returns only once its message is queued on the producer, which
-// may wait for room (the producer queue, or the stream's own bound on events in
-// flight); meanwhile the reactor reads nothing, which slows the client through gRPC
-// flow control.
+// may wait for room (the producer queue, or the stream's own bound on bytes in flight);
+// meanwhile the reactor reads nothing, which slows the client through gRPC flow control
+// (the server's HTTP/2 window, olist_ingestion_enterprise.cc, bounds what the transport
+// holds for the stream meanwhile).
 #pragma once
 
 #include <chrono>
@@ -41,10 +42,14 @@ class StreamMessage;
 
 class StreamCall {
  public:
-  // Events of one stream queued without their delivery reports yet; past this the
-  // stream waits (serving reports) before it queues more, so its memory stays bounded
-  // (~250 bytes of parsed request and ~500 of built record per event) however far Kafka lags.
-  static constexpr uint32_t kMaxEventsInFlight = 50000;
+  // Request bytes of one stream's messages queued without all their delivery reports;
+  // past this the stream waits (serving reports) before it queues more (one message is
+  // always let through), so its memory stays bounded however far Kafka lags. The server
+  // holds ~13 bytes per request byte in flight (parsed request, built record, the
+  // librdkafka message and its headers: ~2.3 KB per order item of 178 bytes), so 2 MiB
+  // (~11,800 order items) is ~27 MB a stream. The bound before, 50,000 events (~9 MB),
+  // peaked at ~190 MB with one stream and ~600 MB with four, no faster (README.md).
+  static constexpr size_t kMaxBytesInFlight = 2 * 1024 * 1024;
   // Messages handed to the BuildPool ahead of the one being queued.
   static constexpr size_t kBuildAhead = 2;
 
@@ -69,7 +74,7 @@ class StreamCall {
 
   std::unique_ptr<StreamMessage> TakeSpare();
   void Queue(std::unique_ptr<StreamMessage> message);
-  void WaitForRoom(uint32_t events);
+  void WaitForRoom(size_t bytes);
   void Reap();
   void AddRejection(uint32_t index, const std::string& event_id, const std::string& reason);
 
@@ -85,7 +90,7 @@ class StreamCall {
   std::vector<std::unique_ptr<StreamMessage>> spare_;
   uint32_t next_index_ = 0;  // events read so far
   uint32_t accepted_ = 0;
-  uint32_t in_flight_events_ = 0;
+  size_t in_flight_bytes_ = 0;
   uint64_t messages_ = 0;
   bool malformed_ = false;
   bool stopped_early_ = false;

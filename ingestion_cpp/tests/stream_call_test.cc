@@ -180,22 +180,39 @@ TEST_F(StreamCallTest, NothingWrittenBecauseTheQueueIsFullIsResourceExhausted) {
   EXPECT_EQ(counters_.rejected_queue_full.load(), 2u);
 }
 
-TEST_F(StreamCallTest, KeepsAtMostItsBoundOfEventsInFlight) {
+TEST_F(StreamCallTest, KeepsAtMostItsBoundOfBytesInFlight) {
   producer_.instant = false;  // reports only when the call polls
   const int per_message = 500;
-  const int messages = static_cast<int>(StreamCall::kMaxEventsInFlight / per_message) + 2;
   std::vector<v1::Event> events;
   for (int i = 0; i < per_message; ++i) events.push_back(Item(i));
+  const size_t message_bytes = Message(events).Length();
+  const size_t fit = StreamCall::kMaxBytesInFlight / message_bytes;  // messages within the bound
+  ASSERT_GE(fit, 2u);
   StreamCall call = Call();
-  for (int m = 0; m < messages; ++m) {
+  for (size_t m = 0; m < fit + 2; ++m) {
     grpc::ByteBuffer message = Message(events);
     ASSERT_TRUE(call.Add(&message));
   }
-  EXPECT_LE(producer_.max_queued, StreamCall::kMaxEventsInFlight);
-  EXPECT_GT(producer_.polls, 0u);
+  EXPECT_LE(producer_.max_queued, fit * per_message);
+  EXPECT_GT(producer_.polls, 0u);  // it waited for reports
   producer_.DeliverAll();
   ASSERT_TRUE(call.Finish(false, &answer_).ok());
-  EXPECT_EQ(Parse(&answer_).accepted(), static_cast<uint32_t>(messages * per_message));
+  EXPECT_EQ(Parse(&answer_).accepted(), static_cast<uint32_t>((fit + 2) * per_message));
+}
+
+TEST_F(StreamCallTest, AMessageOverTheBoundOfBytesInFlightStillGoesThrough) {
+  producer_.instant = false;
+  std::vector<v1::Event> events;
+  while (events.size() * 100 < StreamCall::kMaxBytesInFlight) events.push_back(Item(static_cast<int>(events.size())));
+  limits_.max_batch_events = static_cast<int>(events.size());
+  grpc::ByteBuffer message = Message(events);
+  ASSERT_GT(message.Length(), StreamCall::kMaxBytesInFlight);
+  StreamCall call = Call();
+  ASSERT_TRUE(call.Add(&message));
+  EXPECT_EQ(producer_.queued(), events.size());  // queued at once: nothing else was in flight
+  producer_.DeliverAll();
+  ASSERT_TRUE(call.Finish(false, &answer_).ok());
+  EXPECT_EQ(Parse(&answer_).accepted(), events.size());
 }
 
 TEST_F(StreamCallTest, ACancelledCallIsAnsweredCancelledAfterItsReports) {
