@@ -18,6 +18,7 @@
     │                               or finding them took too long); `retriable` set on timeouts
     ├── StateError                  (state) the PostgreSQL state database refused a request or
     │   │                           holds a schema this release does not know
+    │   ├── StateNotMigratedError   it has no schema nexus yet: run `nexus state migrate`
     │   └── StateUnavailableError   it is unreachable or failing (retriable)
     ├── StartupError                a dependency refused the sink at start-up in a way
     │                               waiting cannot fix (e.g. Kafka refused the credentials)
@@ -127,6 +128,11 @@ class StateError(NexusError):
 
 class StateUnavailableError(StateError):
     retriable = True
+
+
+class StateNotMigratedError(StateError):
+    """The state database has no schema nexus (or not its tables) yet: `nexus state
+    migrate` creates it, as the sink does at start."""
 
 
 class StartupError(NexusError):
