@@ -41,6 +41,12 @@ export function ledgerMessage(freshness: PipelineFreshness | null, failure: ApiF
   return { state: "ok", title: "", detail: "" };
 }
 
+/** The window in words: "hour", "6 hours", else as seconds of lag read ("90 s", "30 min"). */
+export function windowText(seconds: number): string {
+  if (seconds === 3600) return "hour";
+  return seconds % 3600 === 0 ? `${seconds / 3600} hours` : formatSeconds(seconds);
+}
+
 export interface LedgerView {
   freshness: PipelineFreshness | null;
   batches: PipelineBatches | null;
@@ -104,7 +110,7 @@ export function renderLedger(root: HTMLElement, v: LedgerView): void {
   byId(root, "ledger-body").hidden = !shown;
   if (!shown || v.freshness === null) return;
   const f = v.freshness;
-  byId(root, "ledger-window").textContent = `(batches, records and dead letters of the last ${formatSeconds(f.window_s)})`;
+  byId(root, "ledger-window").textContent = `(batches, records and dead letters of the last ${windowText(f.window_s)})`;
   byId(root, "freshness").replaceChildren(...f.topics.map((t) => freshnessRow(t, f.window_s, v.nowS)));
   const batches = v.batches?.batches ?? [];
   byId(root, "batches").replaceChildren(...batches.map((b) => batchRow(b, v.nowS)));

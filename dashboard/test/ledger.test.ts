@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeEach, describe, expect, it } from "vitest";
 import { ApiFailure } from "../src/api";
-import { freshnessOf, type LedgerView, ledgerMessage, renderLedger } from "../src/ledger";
+import { freshnessOf, type LedgerView, ledgerMessage, renderLedger, windowText } from "../src/ledger";
 import type { LedgerBatch, LedgerRun, PipelineFreshness, TopicFreshness } from "../src/types";
 
 const PAGE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "index.html"), "utf8");
@@ -100,7 +100,7 @@ describe("the ledger section", () => {
     expect(orders?.querySelector(".records")?.textContent).toBe("1,234");
     expect(orders?.querySelector(".dead")?.textContent).toBe("3");
     expect(rows[3]?.querySelector(".last-commit")?.textContent).toBe("never");
-    expect(el("ledger-window").textContent).toContain("60 min");
+    expect(el("ledger-window").textContent).toBe("(batches, records and dead letters of the last hour)");
 
     const batch = document.querySelector<HTMLElement>("#batches tr");
     expect(batch?.dataset.first).toBe("1000");
@@ -135,6 +135,10 @@ describe("the ledger section", () => {
   it("puts names in as text, never as markup", () => {
     renderLedger(el("ledger"), view({ freshness: freshness([topic('<img src=x onerror="alert(1)">', 5)]) }));
     expect(document.querySelector("#freshness img")).toBeNull();
+  });
+
+  it("says the window in words", () => {
+    expect([3600, 21_600, 1800, 90].map(windowText)).toEqual(["hour", "6 hours", "30 min", "90 s"]);
   });
 
   it("draws the line between fresh, quiet and stale", () => {
