@@ -50,6 +50,7 @@ from keystone_nexus.errors import (
     GoldNotBuiltError,
     GoldUnavailableError,
     StateError,
+    StateNotConfiguredError,
     StateNotMigratedError,
     StateUnavailableError,
 )
@@ -66,10 +67,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 UPSTREAM = web.AppKey("upstream", aiohttp.ClientSession)
-
-
-class _NotConfigured(Exception):
-    """A pipeline route asked of a dashboard started without state.dsn."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,7 +154,7 @@ class Dashboard:
 
     def _configured(self) -> Ledger:
         if self.ledger is None:
-            raise _NotConfigured(NOT_CONFIGURED)
+            raise StateNotConfiguredError(NOT_CONFIGURED)
         return self.ledger
 
     async def _freshness(self, _request: web.Request) -> dict[str, Any]:
@@ -185,7 +182,7 @@ class Dashboard:
                 return _error("gold_unavailable", str(exc), 503)
             except GoldError as exc:
                 return _error("gold_failed", str(exc), 500)
-            except _NotConfigured as exc:
+            except StateNotConfiguredError as exc:
                 return _error("state_not_configured", str(exc), 503)
             except StateNotMigratedError as exc:
                 return _error("state_not_migrated", str(exc), 503)
