@@ -116,7 +116,8 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 class Dashboard:
-    """The aiohttp application: gold views, the sink's endpoints passed through, the page."""
+    """The aiohttp application: gold views, the pipeline ledger's views (when there is a
+    ledger), the sink's endpoints passed through, the page."""
 
     def __init__(self, source: GoldSource, options: DashboardOptions, ledger: Ledger | None = None) -> None:
         self.source, self.options, self.ledger = source, options, ledger
