@@ -3,6 +3,10 @@
 //   {"cmd": "open", "url": U}                         load the page
 //   {"cmd": "wait", "ticks": N, "lag": L, "live": S}   until the live section refreshed N times
 //                                                      in all, shows lag L, is in state S (each optional)
+//       "ledger": S, "grain": G,                       ... the ledger section is in state S, GMV is
+//       "records": {"topic": T, "value": V}            drawn by grain G, the freshness row of topic T
+//                                                      shows V records (each optional)
+//   {"cmd": "click", "selector": CSS}                  click an element (e.g. a GMV grain button)
 //   {"cmd": "snapshot", "screenshot": PATH}            the shown values (the numbers behind each
 //                                                      figure and its text), and a full-page screenshot
 //   {"cmd": "quit"}
@@ -61,6 +65,27 @@ const read = (page) => page.evaluate(() => {
       reviews: bars("reviews"),
       gmvChartPoints: (document.querySelector("#chart-gmv path")?.getAttribute("d") ?? "").split(/[ML]/).filter(Boolean).length,
       sellers: [...document.querySelectorAll("#sellers tr")].map((tr) => ({ seller: tr.dataset.seller, ...cells(tr) })),
+      gmvGrain: document.getElementById("chart-gmv")?.dataset.grain ?? null,
+      gmvChartLast: num(document.getElementById("chart-gmv")?.getAttribute("data-last")),
+      gmvCaption: document.getElementById("gmv-caption")?.textContent ?? null,
+    },
+    ledger: {
+      state: document.getElementById("ledger")?.dataset.state,
+      message: message("ledger-message"),
+      bodyHidden: document.getElementById("ledger-body")?.hidden ?? null,
+      // The rows' data attributes after their cells: a cell's class may name the same key.
+      freshness: [...document.querySelectorAll("#freshness tr")].map((tr) => ({
+        ...cells(tr),
+        topic: tr.dataset.topic,
+        freshness: tr.dataset.freshness,
+      })),
+      batches: [...document.querySelectorAll("#batches tr")].map((tr) => ({
+        ...cells(tr),
+        topic: tr.dataset.topic,
+        partition: Number(tr.dataset.partition),
+        first: Number(tr.dataset.first),
+      })),
+      runs: [...document.querySelectorAll("#runs tr")].map((tr) => ({ ...cells(tr), kind: tr.dataset.kind, run: tr.dataset.run })),
     },
   };
 });
@@ -97,14 +122,23 @@ async function run(command) {
   }
   if (command.cmd === "wait") {
     await page.waitForFunction(
-      ({ ticks, lag, live }) =>
+      ({ ticks, lag, live, ledger, grain, records }) =>
         Number(document.body.dataset.liveTicks ?? "0") >= (ticks ?? 1) &&
         document.body.dataset.goldLoaded === "true" &&
+        document.body.dataset.ledgerLoaded === "true" &&
         (lag === undefined || document.getElementById("card-lag")?.dataset.value === String(lag)) &&
-        (live === undefined || document.getElementById("live")?.dataset.state === live),
-      { ticks: command.ticks, lag: command.lag, live: command.live },
+        (live === undefined || document.getElementById("live")?.dataset.state === live) &&
+        (ledger === undefined || document.getElementById("ledger")?.dataset.state === ledger) &&
+        (grain === undefined || document.getElementById("chart-gmv")?.dataset.grain === grain) &&
+        (records === undefined ||
+          document.querySelector(`#freshness tr[data-topic="${records.topic}"] .records`)?.dataset.value === String(records.value)),
+      { ticks: command.ticks, lag: command.lag, live: command.live, ledger: command.ledger, grain: command.grain, records: command.records },
       { timeout: command.timeout_ms ?? 30_000, polling: 100 },
     );
+    return {};
+  }
+  if (command.cmd === "click") {
+    await page.click(command.selector);
     return {};
   }
   if (command.cmd === "snapshot") {

@@ -4,6 +4,9 @@ export type FailureKind =
   | "sink_unreachable" // the sink's health server did not answer the pass-through
   | "gold_not_built" // no gold tables: run the transform
   | "gold_unavailable" // the warehouse is busy or slow: try again
+  | "state_not_configured" // no state database (NEXUS_STATE__DSN): no pipeline ledger
+  | "state_not_migrated" // the state database has no schema nexus yet
+  | "state_unavailable" // the state database is unreachable or slow: try again
   | "server_unreachable" // the dashboard server itself did not answer
   | "failed"; // anything else, with the server's message
 
@@ -17,7 +20,14 @@ export class ApiFailure extends Error {
   }
 }
 
-const KINDS: ReadonlySet<string> = new Set(["sink_unreachable", "gold_not_built", "gold_unavailable"]);
+const KINDS: ReadonlySet<string> = new Set([
+  "sink_unreachable",
+  "gold_not_built",
+  "gold_unavailable",
+  "state_not_configured",
+  "state_not_migrated",
+  "state_unavailable",
+]);
 
 /** The failure a non-2xx answer stands for: the server's JSON `{error, message}` when it sent one. */
 export function failureOf(status: number, body: string): ApiFailure {

@@ -1,4 +1,5 @@
-/** The documents the page reads: the sink's /status and the JSON API's gold views. */
+/** The documents the page reads: the sink's /status, the JSON API's gold views and its
+ * pipeline ledger views (times in seconds since the epoch). */
 
 export interface PartitionStatus {
   topic: string;
@@ -38,8 +39,12 @@ export interface GoldSummary {
   on_time_rate: number | null;
 }
 
+export const GRAINS = ["day", "week", "month"] as const;
+export type Grain = (typeof GRAINS)[number];
+
 export interface GoldSales {
-  by_day: { date: string; orders: number; gmv: number }[];
+  grain: Grain;
+  by_period: { start: string; orders: number; gmv: number }[]; // start: the period's first day
   by_state: { state: string; orders: number; gmv: number }[];
 }
 
@@ -65,4 +70,55 @@ export interface GoldSellers {
 export interface GoldReviews {
   scores: { score: number; orders: number }[];
   total: number;
+}
+
+export interface TopicFreshness {
+  topic: string;
+  entity: string | null; // bronze/<entity>/ in the lake
+  partitions: number;
+  last_committed_at: number | null;
+  seconds_since: number | null;
+  batches: number; // in the window
+  records: number;
+  dead_letters: number;
+}
+
+export interface PipelineFreshness {
+  now: number;
+  window_s: number;
+  topics: TopicFreshness[];
+}
+
+export interface LedgerBatch {
+  topic: string;
+  partition: number;
+  first_offset: number;
+  last_offset: number;
+  valid_records: number;
+  dead_records: number;
+  skipped_records: number;
+  objects: number;
+  bytes: number;
+  owner: string;
+  committed_at: number;
+  source: string; // sink | checkpoint | rebuild
+}
+
+export interface PipelineBatches {
+  batches: LedgerBatch[];
+}
+
+export interface LedgerRun {
+  kind: string; // redrive | reprocess | transform
+  run_id: string;
+  status: string; // succeeded | failed
+  started_at: number;
+  finished_at: number | null;
+  duration_s: number | null;
+  steps: number;
+  summary: Record<string, unknown>;
+}
+
+export interface PipelineRuns {
+  runs: LedgerRun[];
 }

@@ -13,9 +13,9 @@ import {
   formatSeconds,
 } from "./format";
 import { type History, HOUR_MS, type PartitionRow, type Rates, type TopicRow } from "./live";
-import type { GoldDelivery, GoldReviews, GoldSales, GoldSellers, GoldSummary, SinkStatus } from "./types";
+import type { GoldDelivery, GoldReviews, GoldSales, GoldSellers, GoldSummary, Grain, SinkStatus } from "./types";
 
-export type SectionState = "loading" | "ok" | "empty" | "error" | "not-built";
+export type SectionState = "loading" | "ok" | "empty" | "error" | "not-built" | "not-configured";
 
 export interface Message {
   state: SectionState;
@@ -55,13 +55,13 @@ export function goldMessage(summary: GoldSummary | null, failure: ApiFailure | n
   return { state: "ok", title: "", detail: "" };
 }
 
-function byId(root: ParentNode, id: string): HTMLElement {
+export function byId(root: ParentNode, id: string): HTMLElement {
   const node = root.querySelector<HTMLElement>(`#${id}`);
   if (node === null) throw new Error(`the page lacks #${id}`);
   return node;
 }
 
-function showMessage(root: HTMLElement, box: HTMLElement, m: Message): void {
+export function showMessage(root: HTMLElement, box: HTMLElement, m: Message): void {
   root.dataset.state = m.state;
   box.hidden = m.title === "";
   box.className = `message ${m.state}`;
@@ -82,7 +82,7 @@ function setCard(root: ParentNode, id: string, value: number | null, text: strin
   else card.dataset.value = String(value);
 }
 
-function cell(text: string, cls: string, value?: number | string | null): HTMLTableCellElement {
+export function cell(text: string, cls: string, value?: number | string | null): HTMLTableCellElement {
   const td = document.createElement("td");
   td.className = cls;
   td.textContent = text;
@@ -220,6 +220,18 @@ export function reviewBars(reviews: GoldReviews): Bar[] {
 
 const WIDE: Box = { width: 1200, height: 220, pad: { left: 48, right: 8, top: 8, bottom: 20 } };
 
+/** The grain the reader picked for GMV over time (the checked radio button), day if none. */
+export function pickedGrain(root: ParentNode): Grain {
+  const picked = root.querySelector<HTMLInputElement>('input[name="gmv-grain"]:checked')?.value;
+  return picked === "week" || picked === "month" ? picked : "day";
+}
+
+function showGrain(root: ParentNode, grain: Grain): void {
+  root.querySelectorAll<HTMLInputElement>('input[name="gmv-grain"]').forEach((input) => {
+    input.checked = input.value === grain;
+  });
+}
+
 function dayMs(date: string): number {
   return Date.parse(`${date}T00:00:00Z`);
 }
@@ -237,16 +249,21 @@ export function renderGold(root: HTMLElement, v: GoldView): void {
   byId(root, "gold-days").textContent = s.first_day === null ? "" : `${s.first_day} to ${s.last_day}`;
 
   if (v.sales !== null) {
-    const days = v.sales.by_day;
-    const points = days.map((d) => ({ t: dayMs(d.date), v: d.gmv }));
+    const grain = v.sales.grain;
+    const periods = v.sales.by_period;
+    const points = periods.map((d) => ({ t: dayMs(d.start), v: d.gmv }));
     const t0 = points[0]?.t ?? 0;
     const t1 = points.at(-1)?.t ?? 1;
-    const chart = lineChart("chart-gmv", "GMV by purchase day", [{ name: "gmv", cls: "s-gmv", points }], t0, t1, WIDE);
+    const title = `GMV by purchase ${grain}`;
+    const chart = lineChart("chart-gmv", title, [{ name: "gmv", cls: "s-gmv", points }], t0, t1, WIDE);
+    chart.dataset.grain = grain;
     chart.querySelectorAll("text.axis").forEach((t) => {
-      if (t.textContent === "now") t.textContent = days.at(-1)?.date ?? "";
-      else if (t.textContent?.startsWith("−")) t.textContent = days[0]?.date ?? "";
+      if (t.textContent === "now") t.textContent = periods.at(-1)?.start ?? "";
+      else if (t.textContent?.startsWith("−")) t.textContent = periods[0]?.start ?? "";
     });
     byId(root, "chart-gmv-box").replaceChildren(chart);
+    byId(root, "gmv-caption").textContent = title;
+    showGrain(root, grain);
     byId(root, "gmv-by-state-box").replaceChildren(barList("gmv-by-state", gmvBars(v.sales)));
   }
   if (v.delivery !== null) {

@@ -13,6 +13,10 @@ describe("api", () => {
     });
     expect(failureOf(502, '{"error":"sink_unreachable","message":"down"}').kind).toBe("sink_unreachable");
     expect(failureOf(500, '{"error":"gold_failed","message":"boom"}').kind).toBe("failed");
+    for (const kind of ["state_not_configured", "state_not_migrated", "state_unavailable"]) {
+      expect(failureOf(503, JSON.stringify({ error: kind, message: "m" })).kind).toBe(kind);
+    }
+    expect(failureOf(500, '{"error":"state_failed","message":"denied"}').kind).toBe("failed");
     expect(failureOf(404, "Not Found")).toMatchObject({ kind: "failed", message: "HTTP 404: Not Found" });
   });
 

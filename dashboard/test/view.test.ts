@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { ApiFailure } from "../src/api";
 import { History, partitionRows, topicRows, totalLag } from "../src/live";
 import type { GoldView, LiveView } from "../src/view";
-import { chartWindow, goldMessage, liveMessage, onTimeBars, renderGold, renderLive, reviewBars } from "../src/view";
+import { chartWindow, goldMessage, liveMessage, onTimeBars, pickedGrain, renderGold, renderLive, reviewBars } from "../src/view";
 import { partition, status } from "./fixtures";
 
 const PAGE = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "index.html"), "utf8");
@@ -108,7 +108,8 @@ describe("the gold section", () => {
     renderGold(el("gold"), gold({
       summary: SUMMARY,
       sales: {
-        by_day: [{ date: "2017-01-01", orders: 1, gmv: 10 }, { date: "2017-01-02", orders: 2, gmv: 30.5 }],
+        grain: "day",
+        by_period: [{ start: "2017-01-01", orders: 1, gmv: 10 }, { start: "2017-01-02", orders: 2, gmv: 30.5 }],
         by_state: [{ state: "SP", orders: 2, gmv: 30.5 }, { state: "RJ", orders: 1, gmv: 10 }],
       },
       delivery: {
@@ -134,6 +135,38 @@ describe("the gold section", () => {
     expect(seller?.querySelector(".review")?.textContent).toBe("3.95");
     expect(seller?.querySelector(".late")?.textContent).toBe("10.8%");
     expect(document.querySelector('#reviews li[data-key="5"] .bar-value')?.textContent).toBe("50");
+  });
+
+  it("draws GMV by the grain of the answer and says which in the caption and the picker", () => {
+    expect(pickedGrain(el("gold"))).toBe("day");
+    renderGold(el("gold"), gold({
+      summary: SUMMARY,
+      sales: {
+        grain: "month",
+        by_period: [
+          { start: "2017-01-01", orders: 40, gmv: 1000 },
+          { start: "2017-02-01", orders: 55, gmv: 1500.5 },
+          { start: "2017-03-01", orders: 20, gmv: 700 },
+        ],
+        by_state: [],
+      },
+    }));
+    expect(el("chart-gmv").dataset.grain).toBe("month");
+    expect(el("chart-gmv").getAttribute("data-last")).toBe("700");
+    expect(document.querySelector("#chart-gmv path")?.getAttribute("d")?.split(/[ML]/).filter(Boolean)).toHaveLength(3);
+    expect(el("gmv-caption").textContent).toBe("GMV by purchase month");
+    const axis = [...document.querySelectorAll("#chart-gmv text.axis")].map((t) => t.textContent);
+    expect(axis).toContain("2017-01-01");
+    expect(axis).toContain("2017-03-01");
+    expect(pickedGrain(el("gold"))).toBe("month");
+  });
+
+  it("reads the grain the reader picked", () => {
+    const week = document.querySelector<HTMLInputElement>('input[name="gmv-grain"][value="week"]');
+    if (week === null) throw new Error("no week button");
+    week.checked = true;
+    expect(pickedGrain(el("gold"))).toBe("week");
+    expect([...document.querySelectorAll<HTMLInputElement>('input[name="gmv-grain"]')].map((i) => i.value)).toEqual(["day", "week", "month"]);
   });
 
   it("shapes on-time and review bars", () => {

@@ -18,6 +18,8 @@
     │                               or finding them took too long); `retriable` set on timeouts
     ├── StateError                  (state) the PostgreSQL state database refused a request or
     │   │                           holds a schema this release does not know
+    │   ├── StateNotConfiguredError no state database (state.dsn unset) for a reader that needs one
+    │   ├── StateNotMigratedError   it has no schema nexus yet: run `nexus state migrate`
     │   └── StateUnavailableError   it is unreachable or failing (retriable)
     ├── KafkaUnavailableError       Kafka did not answer a command in time (retriable)
     ├── StartupError                a dependency refused the sink at start-up in a way
@@ -190,6 +192,16 @@ class StateError(NexusError):
 
 class StateUnavailableError(StateError):
     retriable = True
+
+
+class StateNotConfiguredError(StateError):
+    """A reader of the ledger (the dashboard's pipeline routes) was started without
+    state.dsn: NEXUS_STATE__DSN names the state database."""
+
+
+class StateNotMigratedError(StateError):
+    """The state database has no schema nexus (or not its tables) yet: `nexus state
+    migrate` creates it, as the sink does at start."""
 
 
 class KafkaUnavailableError(NexusError):

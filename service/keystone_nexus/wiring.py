@@ -50,6 +50,7 @@ from keystone_nexus.state.checkpoints import PostgresCheckpoints, SplitStore
 
 if TYPE_CHECKING:
     from keystone_nexus.dashboard.gold import GoldSource
+    from keystone_nexus.dashboard.pipeline import PostgresLedger
 
 log = logging.getLogger("keystone_nexus")
 
@@ -143,6 +144,16 @@ def gold_source(settings: Settings) -> Gold:
         "no gold source: give --duckdb FILE or --athena-database DB "
         "(or set NEXUS_DASHBOARD__DUCKDB or NEXUS_DASHBOARD__ATHENA_DATABASE)"
     )
+
+
+def dashboard_ledger(settings: Settings) -> PostgresLedger | None:
+    """The dashboard's pipeline ledger: the state database when `state.dsn` is set (the
+    page then shows bronze freshness and the recent batches and runs), else none."""
+    from keystone_nexus.dashboard.pipeline import PostgresLedger
+
+    if settings.state.dsn is None:
+        return None
+    return PostgresLedger(state.connector(settings), describe=state.where(settings))
 
 
 def sink_options(settings: Settings) -> SinkOptions:

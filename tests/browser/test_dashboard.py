@@ -6,8 +6,12 @@ transform). The live part is a second local stack with a running sink that holds
 consumed (flush bounds of an hour), so its lag stays exactly the number of records sent
 until more are sent. The page must show that lag (cards, topic and partition tables, the
 lag chart), follow it when more records arrive, show gold numbers equal to ones computed
-here from the DuckDB tables, and say so when the sink goes down. Screenshots go to
-.state/dashboard.png and .state/dashboard-sink-down.png.
+here from the DuckDB tables (by day, week and month as the reader picks), and say so when
+the sink goes down. The stack's PostgreSQL holds the pipeline ledger: while the sink holds
+its records it has no batch, and the page lists every bronze table as never committed;
+once the sink stops it flushes and records its batches, and the page's freshness shows
+the records the ledger holds. Screenshots go to .state/dashboard.png,
+.state/dashboard-sink-down.png and .state/dashboard-ledger.png.
 
 `make dashboard-test` builds the page and runs this (it needs Node.js, the node modules and
 Chromium, which that target installs)."""
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 import pytest
 
 from keystone_nexus.contracts import entities as contracts
@@ -223,6 +228,11 @@ def probe() -> Iterator[Probe]:
         p.close()
 
 
+def _ledger(env: dict[str, str], sql: str) -> list[tuple[Any, ...]]:
+    with psycopg.connect(env["NEXUS_STATE__DSN"]) as conn:
+        return conn.execute(sql).fetchall()
+
+
 def _gold(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -337,6 +347,38 @@ def test_the_gold_numbers_are_the_warehouse_numbers(running: Running, probe: Pro
         [r for _, r, _ in sellers], rel=1e-9
     )
     assert [int(s["orders"]["value"]) for s in gold["sellers"]] == [n for _, _, n in sellers]
+    assert gold["gmvGrain"] == "day"
+
+
+@pytest.mark.parametrize("grain", ["week", "month"])
+def test_gmv_by_the_grain_the_reader_picks(running: Running, probe: Probe, grain: str) -> None:
+    probe(cmd="open", url=f"{running.url}/")
+    probe(cmd="wait", ticks=1)
+    probe(cmd="click", selector=f'input[name="gmv-grain"][value="{grain}"]')
+    probe(cmd="wait", grain=grain)
+    gold = probe(cmd="snapshot")["shown"]["gold"]
+    assert gold["gmvCaption"] == f"GMV by purchase {grain}"
+    period = f"date_trunc('{grain}', cast(purchased_at as date))"
+    periods = _gold(
+        running.warehouse,
+        f"select {period}, sum(items_value + freight_value) {SOLD} group by 1 order by 1",
+    )
+    assert len(periods) > 1
+    assert gold["gmvChartPoints"] == len(periods)
+    assert gold["gmvChartLast"] == pytest.approx(periods[-1][1], rel=1e-9)
+
+
+def test_the_ledger_lists_every_bronze_table_while_nothing_is_committed(
+    running: Running, probe: Probe
+) -> None:
+    assert _ledger(running.env, "select count(*) from nexus.batches") == [(0,)]
+    probe(cmd="open", url=f"{running.url}/")
+    probe(cmd="wait", ticks=1, ledger="empty")
+    ledger = probe(cmd="snapshot")["shown"]["ledger"]
+    assert "No batch recorded yet" in ledger["message"] and ledger["bodyHidden"] is False
+    assert {r["topic"] for r in ledger["freshness"]} == set(contracts.topics())
+    assert {r["freshness"] for r in ledger["freshness"]} == {"never"}
+    assert ledger["batches"] == [] and ledger["runs"] == []
 
 
 def test_a_sink_that_goes_down_is_shown_as_unreachable(running: Running, probe: Probe) -> None:
@@ -349,3 +391,18 @@ def test_a_sink_that_goes_down_is_shown_as_unreachable(running: Running, probe: 
     assert running.status_url in down["live"]["message"]
     assert down["live"]["lag"]["value"] is None
     assert down["gold"]["state"] == "ok"  # gold does not depend on the sink
+
+    # Stopping, the sink flushed what it held and recorded those batches in the ledger.
+    [(batches, records, landed)] = _ledger(
+        running.env,
+        "select count(*), sum(valid_records), sum(valid_records + dead_records) from nexus.batches "
+        f"where topic = '{ORDERS_TOPIC}'",
+    )
+    assert batches > 0 and landed == FIRST + MORE
+    probe(cmd="wait", ledger="ok", records={"topic": ORDERS_TOPIC, "value": records}, timeout_ms=60_000)
+    ledger = probe(cmd="snapshot", screenshot=str(SCREENSHOTS / "dashboard-ledger.png"))["shown"]["ledger"]
+    orders = next(r for r in ledger["freshness"] if r["topic"] == ORDERS_TOPIC)
+    assert orders["freshness"] == "fresh" and orders["entity"]["text"] == "orders"
+    assert int(orders["batches"]["value"]) == batches
+    shown = [b for b in ledger["batches"] if b["topic"] == ORDERS_TOPIC]
+    assert sum(int(b["valid"]["value"]) for b in shown) == records

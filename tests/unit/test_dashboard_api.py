@@ -128,16 +128,54 @@ async def test_summary_totals_sales_and_weights_on_time_by_delivered_orders(
 
 async def test_sales_by_day_in_date_order_and_by_state_by_gmv(api: TestClient[Any, Any]) -> None:
     doc = await _get(api, "/api/gold/sales")
-    assert doc["by_day"] == [
-        {"date": "2018-01-01", "orders": 2, "gmv": 120.0},
-        {"date": "2018-01-02", "orders": 4, "gmv": 350.75},
-        {"date": "2018-01-03", "orders": 1, "gmv": 500.0},
+    assert doc["grain"] == "day"
+    assert doc["by_period"] == [
+        {"start": "2018-01-01", "orders": 2, "gmv": 120.0},
+        {"start": "2018-01-02", "orders": 4, "gmv": 350.75},
+        {"start": "2018-01-03", "orders": 1, "gmv": 500.0},
     ]
     assert doc["by_state"] == [
         {"state": "MG", "orders": 1, "gmv": 500.0},
         {"state": "SP", "orders": 5, "gmv": 420.5},
         {"state": "RJ", "orders": 1, "gmv": 50.25},
     ]
+    assert await _get(api, "/api/gold/sales?grain=day") == doc
+
+
+async def test_sales_by_week_and_by_month_sum_the_days_of_each_period(
+    warehouse: Path, sink: str, static: Path
+) -> None:
+    with duckdb.connect() as con:
+        con.execute(f"attach '{warehouse}' as built; use built")
+        # 2017-12-31 is a Sunday: its week began on Monday 2017-12-25, in another month and year.
+        con.execute("insert into gold.agg_daily_sales values ('2017-12-31', 'SP', 5, 1000.0)")
+        con.execute("insert into gold.agg_daily_sales values ('2018-01-08', 'RJ', 1, 8.0)")
+    client = await _client(warehouse, sink, static)
+    try:
+        week = await _get(client, "/api/gold/sales?grain=week")
+        month = await _get(client, "/api/gold/sales?grain=month")
+    finally:
+        await client.close()
+    assert week["grain"] == "week"
+    assert week["by_period"] == [
+        {"start": "2017-12-25", "orders": 5, "gmv": 1000.0},
+        {"start": "2018-01-01", "orders": 7, "gmv": 970.75},
+        {"start": "2018-01-08", "orders": 1, "gmv": 8.0},
+    ]
+    assert month["by_period"] == [
+        {"start": "2017-12-01", "orders": 5, "gmv": 1000.0},
+        {"start": "2018-01-01", "orders": 8, "gmv": 978.75},
+    ]
+    assert week["by_state"] == month["by_state"]
+
+
+@pytest.mark.parametrize("grain", ["year", "DAY", "", "week;drop table x"])
+async def test_an_unknown_grain_is_a_bad_request_naming_the_grains(
+    api: TestClient[Any, Any], grain: str
+) -> None:
+    doc = await _get(api, f"/api/gold/sales?grain={grain}", 400)
+    assert doc["error"] == "bad_request"
+    assert "day, week, month" in doc["message"]
 
 
 async def test_delivery_ranks_states_by_on_time_rate_and_averages_days_late_over_late_orders(
@@ -309,4 +347,5 @@ async def test_an_unbuilt_page_says_how_to_build_it(warehouse: Path, sink: str, 
 async def test_about_names_the_sources_without_secrets(api: TestClient[Any, Any], warehouse: Path) -> None:
     doc = await _get(api, "/api/about")
     assert doc["gold"] == f"duckdb:{warehouse}"
-    assert set(doc) == {"version", "gold", "sink"}
+    assert set(doc) == {"version", "gold", "sink", "ledger"}
+    assert doc["ledger"] is None  # no state.dsn: no ledger

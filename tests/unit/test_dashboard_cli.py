@@ -13,10 +13,10 @@ import pytest
 
 from keystone_nexus.cli.dashboard import with_flags
 from keystone_nexus.cli.main import build_parser
-from keystone_nexus.config import DashboardSettings, Settings, load_settings
-from keystone_nexus.dashboard import AthenaGold, DuckDBGold
+from keystone_nexus.config import DashboardSettings, Settings, StateSettings, load_settings
+from keystone_nexus.dashboard import AthenaGold, DuckDBGold, PostgresLedger
 from keystone_nexus.errors import ConfigError
-from keystone_nexus.wiring import gold_source
+from keystone_nexus.wiring import dashboard_ledger, gold_source
 from tests.dashboardkit import dashboard_about
 
 
@@ -102,3 +102,27 @@ def test_a_gold_source_flag_replaces_the_settings_one(tmp_path: Path) -> None:
         "wg",
         "s3://results/",
     )
+
+
+def test_the_ledger_is_read_only_when_state_dsn_is_set_and_named_without_its_password() -> None:
+    assert dashboard_ledger(Settings()) is None
+    ledger = dashboard_ledger(
+        Settings(state=StateSettings(dsn="postgresql://nexus:s3cret@db.internal:5433/state"))
+    )
+    assert isinstance(ledger, PostgresLedger)
+    assert ledger.describe == "postgresql:nexus@db.internal:5433/state"
+
+
+def test_the_ledger_in_about_comes_from_state_dsn(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NEXUS_")},
+        "NEXUS_DASHBOARD__DUCKDB": str(tmp_path / "w.duckdb"),
+        "NEXUS_DASHBOARD__LISTEN": f"127.0.0.1:{port}",
+        "NEXUS_STATE__DSN": "postgresql://nexus:s3cret@127.0.0.1:9/state",  # nothing listens: read lazily
+    }
+    about, errors = dashboard_about(env, port)
+    assert about is not None, errors[-2000:]
+    assert about["ledger"] == "postgresql:nexus@127.0.0.1:9/state"

@@ -57,27 +57,33 @@ def with_flags(dash: DashboardSettings, args: argparse.Namespace) -> DashboardSe
 def cmd_dashboard(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from keystone_nexus.contracts.entities import topics
     from keystone_nexus.dashboard import DashboardOptions, serve
-    from keystone_nexus.wiring import gold_source
+    from keystone_nexus.wiring import dashboard_ledger, gold_source
 
     settings = resolved_settings(args)
     dash = settings.dashboard
     status_url = args.status_url or dash.status_url or f"http://{settings.health.host}:{settings.health.port}"
     host, _, port = (args.listen or dash.listen).rpartition(":")
     gold = gold_source(settings.model_copy(update={"dashboard": with_flags(dash, args)}))
-    options = DashboardOptions(status_url=status_url, host=host, port=int(port), gold_schema=gold.schema)
+    ledger = dashboard_ledger(settings)
+    options = DashboardOptions(
+        status_url=status_url, host=host, port=int(port), gold_schema=gold.schema, topics=topics()
+    )
     static_dir = args.static_dir or dash.static_dir
     if static_dir is not None:
         options = dataclasses.replace(options, static_dir=static_dir)
 
     def ready(bound: int) -> None:
+        pipeline = "no ledger: NEXUS_STATE__DSN unset" if ledger is None else f"ledger {ledger.describe}"
         print(
-            f"dashboard on http://{options.host}:{bound}/  (gold {gold.source.describe}, sink {status_url})",
+            f"dashboard on http://{options.host}:{bound}/  "
+            f"(gold {gold.source.describe}, sink {status_url}, {pipeline})",
             flush=True,
         )
 
     try:
-        asyncio.run(serve(gold.source, options, ready))
+        asyncio.run(serve(gold.source, options, ready, ledger))
     except KeyboardInterrupt:
         return 0
     return 0

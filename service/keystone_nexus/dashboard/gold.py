@@ -25,6 +25,7 @@ from keystone_nexus.lake import warehouse as warehouse_db
 Row = tuple[Any, ...]
 REVIEW_SCORES = (1, 2, 3, 4, 5)
 MAX_SELLERS = 100
+GRAINS = ("day", "week", "month")  # of GMV over time; a week starts on Monday (ISO 8601)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -76,10 +77,14 @@ class Queries:
             f"from {self._t('agg_delivery_performance')}"
         )
 
-    def sales_by_day(self) -> str:
+    def sales_over_time(self, grain: str) -> str:
+        """Orders and GMV per day, week or month: the first day of each period, in order."""
+        if grain not in GRAINS:
+            raise ValueError(f"grain must be one of {', '.join(GRAINS)}, not {grain[:20]!r}")
+        period = "purchase_date" if grain == "day" else f"cast(date_trunc('{grain}', purchase_date) as date)"
         return (
-            "select purchase_date, cast(sum(orders) as bigint), sum(gmv) "
-            f"from {self._t('agg_daily_sales')} group by purchase_date order by purchase_date"
+            f"select {period} as period, cast(sum(orders) as bigint), sum(gmv) "
+            f"from {self._t('agg_daily_sales')} group by 1 order by 1"
         )
 
     def sales_by_state(self) -> str:
@@ -129,9 +134,10 @@ def summary_doc(totals: Row, delivered: Row) -> dict[str, Any]:
     }
 
 
-def sales_doc(by_day: Sequence[Row], by_state: Sequence[Row]) -> dict[str, Any]:
+def sales_doc(grain: str, by_period: Sequence[Row], by_state: Sequence[Row]) -> dict[str, Any]:
     return {
-        "by_day": [{"date": _value(d), "orders": int(n), "gmv": float(g)} for d, n, g in by_day],
+        "grain": grain,
+        "by_period": [{"start": _value(d), "orders": int(n), "gmv": float(g)} for d, n, g in by_period],
         "by_state": [{"state": s, "orders": int(n), "gmv": float(g)} for s, n, g in by_state],
     }
 
@@ -190,11 +196,12 @@ class GoldViews:
         )
         return summary_doc(totals[0], delivered[0])
 
-    async def sales(self) -> dict[str, Any]:
-        by_day, by_state = await asyncio.gather(
-            self.source.query(self.q.sales_by_day()), self.source.query(self.q.sales_by_state())
+    async def sales(self, grain: str = "day") -> dict[str, Any]:
+        over_time = self.q.sales_over_time(grain)  # a bad grain is refused before any query
+        by_period, by_state = await asyncio.gather(
+            self.source.query(over_time), self.source.query(self.q.sales_by_state())
         )
-        return sales_doc(by_day, by_state)
+        return sales_doc(grain, by_period, by_state)
 
     async def delivery(self) -> dict[str, Any]:
         return delivery_doc(await self.source.query(self.q.delivery_by_state()))

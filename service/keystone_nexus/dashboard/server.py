@@ -2,20 +2,30 @@
 
     /                     the built page (dashboard/dist)
     /api/gold/summary     orders, GMV, the days covered, delivered orders, on-time rate
-    /api/gold/sales       GMV and orders by day, and by customer state
+    /api/gold/sales       GMV and orders by day, week or month (?grain=, default day), and
+                          by customer state
     /api/gold/delivery    delivered orders, on-time rate and days late by state, ranked
     /api/gold/sellers     the seller scorecard, by revenue (?limit=1..100, default 10)
     /api/gold/reviews     orders per review score (1 to 5)
+    /api/pipeline/freshness  per bronze topic: its last commit, how long ago, and the last
+                          hour's batches, records and dead letters (from nexus.batches)
+    /api/pipeline/batches the recent batches, newest first (?limit=1..200, default 20)
+    /api/pipeline/runs    the recent re-drive, reprocess and transform runs (?limit=1..100,
+                          default 10)
     /status, /metrics     the sink's own, passed through (GET only, with a timeout)
 
 Only GET (and HEAD) routes exist. Errors are JSON `{"error": kind, "message": text}`:
 503 `gold_not_built` (run the transform), 503 `gold_unavailable` (try again), 502
 `sink_unreachable` (the sink's health server did not answer), 400 `bad_request`.
+The pipeline routes read the ledger in PostgreSQL: without state.dsn they answer 503
+`state_not_configured` (saying NEXUS_STATE__DSN is not set); 503 `state_not_migrated`
+(run `nexus state migrate`), 503 `state_unavailable` (try again), 500 `state_failed`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +36,25 @@ import orjson
 from aiohttp import web
 
 from keystone_nexus import __version__
-from keystone_nexus.dashboard.gold import GoldSource, GoldViews
-from keystone_nexus.errors import GoldError, GoldNotBuiltError, GoldUnavailableError
+from keystone_nexus.dashboard.gold import MAX_SELLERS, GoldSource, GoldViews
+from keystone_nexus.dashboard.pipeline import (
+    MAX_BATCHES,
+    MAX_RUNS,
+    Ledger,
+    batches_doc,
+    freshness_doc,
+    runs_doc,
+)
+from keystone_nexus.errors import (
+    GoldError,
+    GoldNotBuiltError,
+    GoldUnavailableError,
+    StateError,
+    StateNotConfiguredError,
+    StateNotMigratedError,
+    StateUnavailableError,
+)
+from keystone_nexus.state.freshness import WINDOW_S
 
 DIST = Path(__file__).resolve().parents[3] / "dashboard" / "dist"
 SECURITY_HEADERS = {
@@ -50,6 +77,7 @@ class DashboardOptions:
     static_dir: Path = DIST
     gold_schema: str = "gold"
     upstream_timeout_s: float = 3.0
+    topics: tuple[str, ...] = ()  # the bronze topics freshness lists even before their first batch
 
 
 def _json(doc: object, status: int = 200) -> web.Response:
@@ -66,6 +94,18 @@ def _error(kind: str, message: str, status: int) -> web.Response:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+View = Callable[[web.Request], Awaitable[dict[str, Any]]]
+NOT_CONFIGURED = (
+    "NEXUS_STATE__DSN is not set: the pipeline ledger lives in the state database "
+    "(state.dsn, postgresql://user:password@host:port/db); set it where the sink's is set"
+)
+
+
+def _limit(request: web.Request, default: int, most: int) -> int:
+    text = request.query.get("limit", str(default))
+    if not text.isdigit() or not 1 <= int(text) <= most:
+        raise ValueError(f"limit must be a whole number from 1 to {most}, not {text[:20]!r}")
+    return int(text)
 
 
 @web.middleware
@@ -76,18 +116,22 @@ async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 class Dashboard:
-    """The aiohttp application: gold views, the sink's endpoints passed through, the page."""
+    """The aiohttp application: gold views, the pipeline ledger's views (when there is a
+    ledger), the sink's endpoints passed through, the page."""
 
-    def __init__(self, source: GoldSource, options: DashboardOptions) -> None:
-        self.source, self.options = source, options
+    def __init__(self, source: GoldSource, options: DashboardOptions, ledger: Ledger | None = None) -> None:
+        self.source, self.options, self.ledger = source, options, ledger
         self.views = GoldViews(source, options.gold_schema)
         self.upstream = options.status_url.rstrip("/")
         app = web.Application(middlewares=[_headers])
-        app.router.add_get("/api/gold/summary", self._gold(lambda _r: self.views.summary()))
-        app.router.add_get("/api/gold/sales", self._gold(lambda _r: self.views.sales()))
-        app.router.add_get("/api/gold/delivery", self._gold(lambda _r: self.views.delivery()))
-        app.router.add_get("/api/gold/sellers", self._gold(self._sellers))
-        app.router.add_get("/api/gold/reviews", self._gold(lambda _r: self.views.reviews()))
+        app.router.add_get("/api/gold/summary", self._view(lambda _r: self.views.summary()))
+        app.router.add_get("/api/gold/sales", self._view(self._sales))
+        app.router.add_get("/api/gold/delivery", self._view(lambda _r: self.views.delivery()))
+        app.router.add_get("/api/gold/sellers", self._view(self._sellers))
+        app.router.add_get("/api/gold/reviews", self._view(lambda _r: self.views.reviews()))
+        app.router.add_get("/api/pipeline/freshness", self._view(self._freshness))
+        app.router.add_get("/api/pipeline/batches", self._view(self._batches))
+        app.router.add_get("/api/pipeline/runs", self._view(self._runs))
         app.router.add_get("/api/about", self.about)
         app.router.add_get("/status", self.status)
         app.router.add_get("/metrics", self.metrics)
@@ -103,13 +147,31 @@ class Dashboard:
             app[UPSTREAM] = session
             yield
 
-    def _sellers(self, request: web.Request) -> Awaitable[dict[str, Any]]:
-        limit = request.query.get("limit", "10")
-        if not limit.isdigit():
-            raise ValueError(f"limit must be a whole number from 1 to 100, not {limit[:20]!r}")
-        return self.views.sellers(int(limit))
+    def _sales(self, request: web.Request) -> Awaitable[dict[str, Any]]:
+        return self.views.sales(request.query.get("grain", "day"))
 
-    def _gold(self, view: Callable[[web.Request], Awaitable[dict[str, Any]]]) -> Handler:
+    def _sellers(self, request: web.Request) -> Awaitable[dict[str, Any]]:
+        return self.views.sellers(_limit(request, 10, MAX_SELLERS))
+
+    def _configured(self) -> Ledger:
+        if self.ledger is None:
+            raise StateNotConfiguredError(NOT_CONFIGURED)
+        return self.ledger
+
+    async def _freshness(self, _request: web.Request) -> dict[str, Any]:
+        now = time.time()
+        rows = await self._configured().freshness(now=now, window_s=WINDOW_S)
+        return freshness_doc(rows, now=now, window_s=WINDOW_S, topics=self.options.topics)
+
+    async def _batches(self, request: web.Request) -> dict[str, Any]:
+        limit = _limit(request, 20, MAX_BATCHES)
+        return batches_doc(await self._configured().batches(limit))
+
+    async def _runs(self, request: web.Request) -> dict[str, Any]:
+        limit = _limit(request, 10, MAX_RUNS)
+        return runs_doc(await self._configured().runs(limit))
+
+    def _view(self, view: View) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             try:
                 return _json(await view(request))
@@ -121,11 +183,22 @@ class Dashboard:
                 return _error("gold_unavailable", str(exc), 503)
             except GoldError as exc:
                 return _error("gold_failed", str(exc), 500)
+            except StateNotConfiguredError as exc:
+                return _error("state_not_configured", str(exc), 503)
+            except StateNotMigratedError as exc:
+                return _error("state_not_migrated", str(exc), 503)
+            except StateUnavailableError as exc:
+                return _error("state_unavailable", str(exc), 503)
+            except StateError as exc:
+                return _error("state_failed", str(exc), 500)
 
         return handle
 
     async def about(self, _request: web.Request) -> web.Response:
-        return _json({"version": __version__, "gold": self.source.describe, "sink": self.upstream})
+        ledger = None if self.ledger is None else self.ledger.describe
+        return _json(
+            {"version": __version__, "gold": self.source.describe, "sink": self.upstream, "ledger": ledger}
+        )
 
     async def _pass_through(self, request: web.Request, path: str) -> web.Response:
         url = f"{self.upstream}{path}"
@@ -161,9 +234,14 @@ class Dashboard:
         return web.FileResponse(page, headers={"Cache-Control": "no-cache"})
 
 
-async def serve(source: GoldSource, options: DashboardOptions, ready: Callable[[int], None]) -> None:
+async def serve(
+    source: GoldSource,
+    options: DashboardOptions,
+    ready: Callable[[int], None],
+    ledger: Ledger | None = None,
+) -> None:
     """Serve until cancelled; `ready` gets the bound port."""
-    dashboard = Dashboard(source, options)
+    dashboard = Dashboard(source, options, ledger)
     runner = web.AppRunner(dashboard.app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     try:
@@ -175,3 +253,5 @@ async def serve(source: GoldSource, options: DashboardOptions, ready: Callable[[
     finally:
         await runner.cleanup()
         source.close()
+        if ledger is not None:
+            await ledger.close()

@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 
-from keystone_nexus.errors import PreconditionFailedError, StateError, StoreUnavailableError
+from keystone_nexus.errors import PreconditionFailedError, StateNotMigratedError, StoreUnavailableError
 from keystone_nexus.lake.store import ObjectStore, StoredObject, check_key, check_prefix, check_put
 from keystone_nexus.sink.naming import CHECKPOINTS
 
@@ -53,7 +53,7 @@ class PostgresCheckpoints:
             self._conn = None
             raise StoreUnavailableError(f"{self.uri}: PostgreSQL is unreachable: {exc}") from None
         except psycopg.errors.UndefinedTable:
-            raise StateError(
+            raise StateNotMigratedError(
                 "the state database has no schema nexus yet: run `nexus state migrate`"
             ) from None
         except Exception as exc:
