@@ -7,10 +7,18 @@ SCALE ?= 0.1
 SEED ?= 42
 DEMO_DIR ?= .state/demo
 
-.PHONY: venv transform-env demo test lint format protos unit integration e2e bench clean
+.PHONY: venv transform-env lock demo test lint format protos unit integration e2e bench clean
 
 venv:
 	@scripts/bootstrap.sh
+
+## Regenerate requirements/*.lock (with hashes; every environment and the image install from
+## them) from pyproject.toml and transform/requirements-*.txt, keeping the pins that still fit;
+## UPGRADE=1 moves them all to the newest releases, AIRFLOW_CONSTRAINTS=FILE resolves the Airflow
+## lock within Airflow's constraints file (scripts/locks.py).
+lock: venv
+	$(BIN)/python scripts/locks.py $(if $(UPGRADE),--upgrade) \
+		$(if $(AIRFLOW_CONSTRAINTS),--airflow-constraints "$(AIRFLOW_CONSTRAINTS)")
 
 ## dbt + Great Expectations (.venv-transform) and Airflow (.venv-airflow), each in its own environment.
 transform-env: venv
