@@ -61,7 +61,7 @@ def uv() -> str:
 
 def command(lock: Lock, *, upgrade: bool, constraints: Path | None) -> list[str]:
     args = [uv(), "pip", "compile", lock.source, "--output-file", lock.path, "--quiet"]
-    args += ["--universal", "--python-version", PYTHON_FROM, "--generate-hashes"]
+    args += ["--universal", "--python-version", PYTHON_FROM, "--generate-hashes", "--no-strip-extras"]
     args += ["--custom-compile-command", "make lock"]
     for extra in lock.extras:
         args += ["--extra", extra]

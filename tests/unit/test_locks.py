@@ -31,7 +31,11 @@ def _load_locks_script() -> ModuleType:
 
 
 LOCKS = _load_locks_script().LOCKS
-PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)\s*(?:;(?P<marker>[^\\]*))?")
+# name[extras]==version ; marker (uv keeps the extras a dependant asks for: pip's
+# --require-hashes refuses `pkg[extra]` unless pinned as such)
+PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(?P<version>[^\s;\\]+)\s*(?:;(?P<marker>[^\\]*))?"
+)
 
 
 def pins(path: str) -> dict[str, list[tuple[Version, str]]]:
@@ -50,6 +54,14 @@ def entries(path: str) -> list[str]:
     """The lock's requirement entries, each with its continuation lines joined."""
     text = (ROOT / path).read_text().replace("\\\n", " ")
     return [line for line in text.splitlines() if PIN.match(line)]
+
+
+def key(entry: str) -> str:
+    """An entry's package, version and marker: `name==version ; marker`."""
+    match = PIN.match(entry)
+    assert match is not None
+    marker = (match["marker"] or "").strip()
+    return f"{canonicalize_name(match['name'])}=={match['version']}{f' ; {marker}' if marker else ''}"
 
 
 def direct(source: str, extras: tuple[str, ...]) -> list[Requirement]:
@@ -85,17 +97,17 @@ def test_every_pin_has_hashes_and_the_header_says_how_to_regenerate(lock) -> Non
     lines = entries(lock.path)
     assert len(lines) >= 10
     for line in lines:
-        assert re.search(r"--hash=sha256:[0-9a-f]{64}", line), f"{lock.path}: no hash on {line.split()[0]}"
-        assert "-e " not in line and "file:" not in line, f"{lock.path}: a local path in {line.split()[0]}"
+        assert re.search(r"--hash=sha256:[0-9a-f]{64}", line), f"{lock.path}: no hash on {key(line)}"
+        assert "-e " not in line and "file:" not in line, f"{lock.path}: a local path in {key(line)}"
 
 
 def test_the_image_lock_keeps_the_versions_and_files_the_tests_run_with() -> None:
     by_path = {lock.path: lock for lock in LOCKS}
     service = by_path["requirements/service.lock"]
     assert service.within == "requirements/dev.lock" and service.source == "pyproject.toml"
-    dev = {line.split()[0]: set(re.findall(r"sha256:\w+", line)) for line in entries(service.within)}
+    dev = {key(line): set(re.findall(r"sha256:\w+", line)) for line in entries(service.within)}
     for line in entries(service.path):
-        pin = line.split()[0]
+        pin = key(line)
         assert pin in dev, f"the image pins {pin}, which the tests' lock does not"
         assert set(re.findall(r"sha256:\w+", line)) == dev[pin], f"{pin}: other files than the tests'"
 
