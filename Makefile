@@ -66,13 +66,20 @@ clean:
 	rm -rf .state build .mypy_cache .ruff_cache .pytest_cache
 
 ## The C++ ingestion server (ingestion_cpp/build/olist_ingestion_enterprise); installs its Debian packages as root.
-.PHONY: cpp cpp-test
+.PHONY: cpp cpp-test image
 cpp: venv
 	@scripts/build_cpp.sh
 
 ## Build it and run its unit tests (ctest).
 cpp-test: venv
 	@scripts/build_cpp.sh --test
+
+## The image (Dockerfile) as the tests build it: the service from requirements/service.lock, the
+## C++ server with the tests' librdkafka and jemalloc, the built dashboard; then smoke-tested
+## (nexus --version, the server's --help, the sink against the local stack; scripts/image.sh).
+## With docker, podman or buildah (BUILDER=...); not part of `make test`.
+image: venv dashboard
+	@scripts/image.sh $(IMAGE_TAG)
 
 ## The web dashboard (dashboard/, served by `nexus dashboard`): pnpm (pinned, through npm when missing)
 ## installs the node modules from the lockfile; tsc checks, Vite builds dashboard/dist.

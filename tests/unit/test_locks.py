@@ -128,10 +128,11 @@ def test_the_runtime_pins_of_the_private_behaviour_the_code_relies_on_are_bounde
         ("scripts/bootstrap.sh", "requirements/dev.lock"),
         ("scripts/transform_env.sh", "requirements/transform.lock"),
         ("scripts/transform_env.sh", "requirements/airflow.lock"),
+        ("Dockerfile", "requirements/service.lock"),
     ],
 )
 def test_each_environment_installs_from_its_lock_with_hashes_required(script: str, lock: str) -> None:
-    text = (ROOT / script).read_text()
+    text = (ROOT / script).read_text().replace("\\\n", " ")
     assert lock in text, f"{script} does not install {lock}"
     assert "--require-hashes" in text
     # Only the project itself is installed besides the lock, and without its dependencies.
