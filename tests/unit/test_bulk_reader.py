@@ -49,7 +49,7 @@ def test_generated_dataset_reads_as_row_by_row(tmp_path: Path) -> None:
         block = bulk(path, spec.name)
         assert block.num_rows > 0
         assert items(block) == per_row(path, spec.name), spec.name
-        assert not block.suspect.any(), spec.name
+        assert not block.slow and not block.errors, spec.name
         assert block.record(0) == block.typed.slice(0, 1).to_pylist()[0]
 
 
@@ -123,7 +123,8 @@ def test_cells_python_types_otherwise_are_typed_by_the_row_reader(tmp_path: Path
     assert items(block) == per_row(path, "products")
     assert sorted(block.errors) == [6, 7]  # "4e1": float 40.0, an integer to Python
     assert "product_name_lenght" in block.errors[6].reason and block.errors[6].line == 8
-    assert block.slow[4]["product_name_lenght"] == 3_000_000_000
+    assert block.record(4)["product_name_lenght"] == 3_000_000_000
+    assert block.record(0)["product_name_lenght"] == 40
 
 
 def test_numbers_and_zip_prefixes(tmp_path: Path) -> None:
@@ -144,6 +145,20 @@ def test_numbers_and_zip_prefixes(tmp_path: Path) -> None:
     assert block.typed.column("geolocation_zip_code_prefix").to_pylist()[:2] == ["01004", "01004"]
     assert block.slow[2]["geolocation_zip_code_prefix"] == "00" + ARABIC_123
     assert sorted(block.errors) == [5]
+
+
+def test_zip_prefixes_get_their_zeros_back_and_nan_forms_python_refuses(tmp_path: Path) -> None:
+    spec = contracts.entity("geolocation")
+    path = tmp_path / spec.csv_file
+    head = ",".join(f'"{c}"' for c in spec.columns) + "\n"
+    path.write_text(head + '1151,-23.5,-46.6,"sao paulo","SP"\n"",1,2,"x","SP"\n12345,1,2,"x","SP"\n')
+    block = bulk(path, "geolocation")
+    assert items(block) == per_row(path, "geolocation")
+    assert block.typed.column(0).to_pylist() == ["01151", None, "12345"]
+    path.write_text(head + '1151,nan(1),-46.6,"sao paulo","SP"\n1,NaN,2,"x","SP"\n')
+    block = bulk(path, "geolocation")
+    assert repr(items(block)) == repr(per_row(path, "geolocation"))
+    assert list(block.errors) == [0] and "geolocation_lat" in block.errors[0].reason
 
 
 def test_limit_takes_the_first_rows(tmp_path: Path) -> None:

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import numpy as np
 import orjson
+from numpy.typing import NDArray
 
 from keystone_nexus.contracts import glue_header as wire
 from keystone_nexus.contracts.entities import EntitySpec
+from keystone_nexus.contracts.md5_batch import md5_numbered
 
 _EVENT_NAMESPACE = str(uuid.UUID("9a3c1d52-7e0b-5f64-8b1a-2c4d6e8f0a13"))
 
@@ -45,6 +48,24 @@ def replay_event_id(entity: EntitySpec, source_file: str, line: int) -> str:
     """
     h = hashlib.md5(f"{_EVENT_NAMESPACE}/{entity.name}/{source_file}/{line}".encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+# Where the 32 hex digits go in the 36 characters of an id, and where the dashes go.
+_DIGIT_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
+_DASH_AT = np.array([8, 13, 18, 23])
+
+
+def replay_event_ids(entity: EntitySpec, source_file: str, lines: NDArray[np.int64]) -> NDArray[np.uint8]:
+    """replay_event_id of many lines of one file at once: (len(lines), 36) ASCII bytes."""
+    digests = md5_numbered(f"{_EVENT_NAMESPACE}/{entity.name}/{source_file}/".encode(), lines)
+    digits = np.empty((len(digests), 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX[digests >> 4]
+    digits[:, 1::2] = _HEX[digests & 15]
+    ids = np.empty((len(digests), 36), dtype=np.uint8)
+    ids[:, _DIGIT_AT] = digits
+    ids[:, _DASH_AT] = ord("-")
+    return ids
 
 
 def to_event(
