@@ -4,8 +4,9 @@ The replay's event ids are MD5s of a row's origin, and hashlib costs ~1 µs a ro
 call, the string, the digest): a second and a half of a million-row replay. Here the 64
 steps of MD5's compression run on arrays of rows, ~0.2 µs a row: messages of one length
 (numbers of one digit count) are padded alike, the blocks wholly inside the prefix are
-compressed once for all, and the rest a chunk of rows at a time (so the arrays stay in
-cache). RFC 1321; the digests equal hashlib's (tests/unit/contracts/test_proto_batch.py).
+compressed once for all, and the rest up to 65,536 rows at a time (numpy's cost per call
+wants long arrays). RFC 1321; the digests equal hashlib's
+(tests/unit/contracts/test_proto_batch.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _WORDS = [
     for i in range(64)
 ]
 _INITIAL = (0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476)
-_CHUNK = 16_384  # rows compressed together
+_CHUNK = 65_536  # rows compressed together
 _POWERS = 10 ** np.arange(19, dtype=np.uint64)
 
 State = tuple[NDArray[np.uint32], NDArray[np.uint32], NDArray[np.uint32], NDArray[np.uint32]]
@@ -69,20 +70,38 @@ def _digests(prefix: bytes, numbers: NDArray[np.uint64], width: int) -> NDArray[
 
 
 def _compress(state: State, words: NDArray[np.uint32]) -> State:
-    """One MD5 block for every row: `words` (rows, 16) little-endian message words."""
-    a, b, c, d = state
+    """One MD5 block for every row: `words` (rows, 16) little-endian message words.
+
+    In place on a few arrays (no temporaries per step): the round functions in their
+    three-operation forms, and the new b written over the old a, which is spent."""
+    rows = len(words)
+    columns = np.ascontiguousarray(words.T)  # (16, rows): each step reads one word of every row
+    a, b, c, d = (np.broadcast_to(v, (rows,)).copy() for v in state)
+    f = np.empty(rows, dtype=np.uint32)
+    spill = np.empty(rows, dtype=np.uint32)
     with np.errstate(over="ignore"):
         for i in range(64):
-            if i < 16:
-                f = (b & c) | (~b & d)
-            elif i < 32:
-                f = (d & b) | (~d & c)
+            if i < 16:  # (b & c) | (~b & d)
+                np.bitwise_xor(c, d, out=f)
+                f &= b
+                f ^= d
+            elif i < 32:  # (d & b) | (~d & c)
+                np.bitwise_xor(b, c, out=f)
+                f &= d
+                f ^= c
             elif i < 48:
-                f = b ^ c ^ d
-            else:
-                f = c ^ (b | ~d)
-            f = f + a + np.uint32(_SINES[i]) + words[:, _WORDS[i]]
-            shift = np.uint32(_SHIFTS[i])
-            a, d, c = d, c, b
-            b = b + ((f << shift) | (f >> (np.uint32(32) - shift)))
-        return (state[0] + a, state[1] + b, state[2] + c, state[3] + d)
+                np.bitwise_xor(b, c, out=f)
+                f ^= d
+            else:  # c ^ (b | ~d)
+                np.invert(d, out=f)
+                f |= b
+                f ^= c
+            f += a
+            f += np.uint32(_SINES[i])
+            f += columns[_WORDS[i]]
+            np.left_shift(f, np.uint32(_SHIFTS[i]), out=spill)
+            f >>= np.uint32(32 - _SHIFTS[i])
+            f |= spill
+            np.add(b, f, out=a)  # the new b; the old a is spent
+            a, b, c, d = d, a, b, c
+        return (a + state[0], b + state[1], c + state[2], d + state[3])

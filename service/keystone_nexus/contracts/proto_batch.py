@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -90,15 +90,17 @@ def framed_events(
     rows = typed.num_rows
     if len(event_ids) != rows:
         raise ValueError(f"{len(event_ids)} event ids for {rows} rows")
-    pieces = [_encoded(f, typed.column(f.name).combine_chunks()) for f in _fields(entity)]
-    payload = _join(pieces, rows)
-    payload_length = _lengths(payload)
-    envelope = _envelope(entity, event_ids, source)
+    payload: list[_Segment] = []
+    for f in _fields(entity):
+        payload += _encoded(f, typed.column(f.name).combine_chunks())
+    payload_length = sum((_sizes(s, rows) for s in payload), np.zeros(rows, dtype=np.int64))
+    envelope = _Cells(_envelope(entity, event_ids, source))
     payload_tag = _varint((_EVENT[entity.payload_field].number << 3) | _LENGTH_DELIMITED)
     payload_head = _heads(payload_tag, payload_length.astype(np.uint64))
-    event_length = envelope.shape[1] + _lengths(payload_head) + payload_length
-    frame_head = _heads(_varint((_EVENTS_FIELD << 3) | _LENGTH_DELIMITED), event_length.astype(np.uint64))
-    return _join([frame_head, _fixed(envelope), payload_head, payload], rows)
+    event_length = envelope.cells.shape[1] + _sizes(payload_head, rows) + payload_length
+    frame_tag = _varint((_EVENTS_FIELD << 3) | _LENGTH_DELIMITED)
+    frame_head = _heads(frame_tag, event_length.astype(np.uint64))
+    return _assemble([frame_head, envelope, payload_head, *payload], rows)
 
 
 def request_body(framed: pa.BinaryArray, start: int, stop: int) -> bytes:
@@ -109,6 +111,68 @@ def request_body(framed: pa.BinaryArray, start: int, stop: int) -> bytes:
     data = framed.buffers()[2]
     body: bytes = data[int(offsets[start]) : int(offsets[stop])].to_pybytes()
     return body
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Bytes of one width per row, of which row i writes its first `size[i]` (None: all)."""
+
+    cells: NDArray[np.uint8]  # (rows, width)
+    size: NDArray[np.int64] | None = None
+
+
+# A run of each row's bytes: fixed-width cells (numpy), or variable-length (pyarrow).
+_Segment: TypeAlias = "_Cells | pa.Array"
+
+
+def _sizes(segment: _Segment, rows: int) -> NDArray[np.int64]:
+    if isinstance(segment, _Cells):
+        if segment.size is None:
+            return np.full(rows, segment.cells.shape[1], dtype=np.int64)
+        return segment.size
+    lengths: NDArray[np.int64] = np.asarray(pc.binary_length(segment), dtype=np.int64)
+    return lengths
+
+
+def _assemble(segments: Sequence[_Segment], rows: int) -> pa.Array:
+    """Each row's segments back to back. Neighbouring cells are stacked into one matrix
+    first, so pyarrow joins only around the variable-length strings."""
+    pieces: list[pa.Array] = []
+    run: list[_Cells] = []
+    for segment in [*segments, None]:
+        if isinstance(segment, _Cells):
+            run.append(segment)
+            continue
+        if run:
+            pieces.append(_binary(run, rows))
+            run = []
+        if segment is not None:
+            pieces.append(segment)
+    if len(pieces) == 1:
+        return pieces[0]
+    return pc.binary_join_element_wise(*pieces, b"")
+
+
+def _binary(run: Sequence[_Cells], rows: int) -> pa.Array:
+    """A binary array of the run's cells, each row's written bytes back to back."""
+    cells = run[0].cells if len(run) == 1 else np.hstack([c.cells for c in run])
+    if all(c.size is None for c in run):
+        width = cells.shape[1]
+        offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
+        data = np.ascontiguousarray(cells)
+    else:
+        keep = np.hstack(
+            [
+                np.ones(c.cells.shape, dtype=np.bool_)
+                if c.size is None
+                else np.arange(c.cells.shape[1]) < c.size[:, None]
+                for c in run
+            ]
+        )
+        offsets = np.zeros(rows + 1, dtype=np.int32)
+        np.cumsum(keep.sum(axis=1), out=offsets[1:])
+        data = cells[keep]
+    return pa.Array.from_buffers(pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
 def _envelope(entity: EntitySpec, event_ids: NDArray[np.uint8], source: str) -> NDArray[np.uint8]:
@@ -127,71 +191,58 @@ def _envelope(entity: EntitySpec, event_ids: NDArray[np.uint8], source: str) -> 
     return out
 
 
-def _encoded(field: _Field, values: pa.Array) -> pa.Array:
-    """The field's bytes for every row (empty where it is not written)."""
+def _encoded(field: _Field, values: pa.Array) -> list[_Segment]:
+    """The field's bytes for every row (nothing where it is not written)."""
+    rows = len(values)
     present = np.asarray(values.is_valid(), dtype=np.bool_)
     if field.wire_type == _LENGTH_DELIMITED:
         raw = values.cast(pa.binary())
-        length = np.asarray(pc.fill_null(pc.binary_length(raw), 0), dtype=np.uint64)
+        length = np.asarray(pc.fill_null(pc.binary_length(raw), 0), dtype=np.int64)
         if field.implicit:
             present &= length > 0
-        head = _heads(field.tag, length, present)
-        return pc.binary_join_element_wise(head, pc.fill_null(raw, b""), b"")
+        head = _heads(field.tag, length.astype(np.uint64), present)
+        return [head, _strings(raw, length, rows)]
+    tag = np.frombuffer(field.tag, dtype=np.uint8)
     if field.wire_type == _FIXED64:
         bits = np.asarray(pc.fill_null(values, 0.0), dtype=np.float64).view(np.uint64)
         if field.implicit:
             present &= bits != 0
-        out = np.empty((len(bits), len(field.tag) + 8), dtype=np.uint8)
-        out[:, : len(field.tag)] = np.frombuffer(field.tag, dtype=np.uint8)
-        out[:, len(field.tag) :] = bits.astype("<u8").view(np.uint8).reshape(-1, 8)
-        return _ragged(out, np.where(present, out.shape[1], 0))
+        cells = np.empty((rows, len(tag) + 8), dtype=np.uint8)
+        cells[:, : len(tag)] = tag
+        cells[:, len(tag) :] = bits.astype("<u8").view(np.uint8).reshape(-1, 8)
+        return [_Cells(cells, None if present.all() else np.where(present, cells.shape[1], 0))]
     number = np.asarray(pc.fill_null(values, 0), dtype=np.int64)
     if field.implicit:
         present &= number != 0
-    return _heads(field.tag, number.view(np.uint64), present)
+    return [_heads(field.tag, number.view(np.uint64), present)]
 
 
-def _heads(prefix: bytes, value: NDArray[np.uint64], present: NDArray[np.bool_] | None = None) -> pa.Array:
+def _strings(raw: pa.Array, length: NDArray[np.int64], rows: int) -> _Segment:
+    """A string column's bytes: as cells when every row has one of the same length (ids,
+    timestamps, states), which then stack with their neighbours."""
+    if rows and raw.null_count == 0 and length.min() == length.max():
+        offsets = np.frombuffer(raw.buffers()[1], dtype=np.int32, count=rows + 1, offset=raw.offset * 4)
+        first, width = int(offsets[0]), int(length[0])
+        data = np.frombuffer(raw.buffers()[2], dtype=np.uint8, count=rows * width, offset=first)
+        return _Cells(data.reshape(rows, width))
+    filled: pa.Array = pc.fill_null(raw, b"")
+    return filled
+
+
+def _heads(prefix: bytes, value: NDArray[np.uint64], present: NDArray[np.bool_] | None = None) -> _Cells:
     """Per row `prefix` and the varint of `value` (nothing where not `present`)."""
     rows = len(value)
-    out = np.zeros((rows, len(prefix) + 10), dtype=np.uint8)
-    out[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
+    top = int(value.max()) if rows else 0
+    width = len(prefix) + max(1, (top.bit_length() + 6) // 7)
+    cells = np.zeros((rows, width), dtype=np.uint8)
+    cells[:, : len(prefix)] = np.frombuffer(prefix, dtype=np.uint8)
     size = np.full(rows, len(prefix) + 1, dtype=np.int64)
     rest = value.copy()
-    for k in range(10):
+    for k in range(width - len(prefix)):
         more = rest >= 0x80
-        out[:, len(prefix) + k] = (rest & 0x7F).astype(np.uint8) | (more.astype(np.uint8) << 7)
-        if not more.any():
-            break
+        cells[:, len(prefix) + k] = (rest & 0x7F).astype(np.uint8) | (more.astype(np.uint8) << 7)
         size += more
         rest >>= np.uint64(7)
-    if present is not None:
+    if present is not None and not present.all():
         size = np.where(present, size, 0)
-    return _ragged(out, size)
-
-
-def _ragged(cells: NDArray[np.uint8], size: NDArray[np.int64]) -> pa.Array:
-    """A binary array of each row's first `size` bytes of `cells` (rows, width)."""
-    keep = np.arange(cells.shape[1]) < size[:, None]
-    offsets = np.zeros(len(size) + 1, dtype=np.int32)
-    np.cumsum(size, out=offsets[1:])
-    data = cells[keep]
-    return pa.Array.from_buffers(pa.binary(), len(size), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def _fixed(cells: NDArray[np.uint8]) -> pa.Array:
-    """A binary array of the rows of `cells`, all alike in length (no copy)."""
-    rows, width = cells.shape
-    offsets = np.arange(0, (rows + 1) * width, width, dtype=np.int32)
-    data = np.ascontiguousarray(cells)
-    return pa.Array.from_buffers(pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-
-
-def _join(pieces: Sequence[pa.Array], rows: int) -> pa.Array:
-    if not pieces:
-        return pa.array([b""] * rows, pa.binary())
-    return pc.binary_join_element_wise(*pieces, b"")
-
-
-def _lengths(values: pa.Array) -> NDArray[np.int64]:
-    return np.asarray(pc.binary_length(values), dtype=np.int64)
+    return _Cells(cells, None if (size == width).all() else size)
