@@ -190,8 +190,11 @@ class ReplayRow:
     exit_code: int
 
 
-def replay_csv(server: Server, dataset: Path, rows: int, broker_pid: int, logs: Path) -> ReplayRow:
-    """`nexus replay --via` of `dataset` into `server`, the client measured as a Child."""
+def replay_csv(
+    server: Server, dataset: Path, rows: int, broker_pid: int, logs: Path, *, stream: bool = True
+) -> ReplayRow:
+    """`nexus replay --via` of `dataset` into `server` (PublishStream, or unary Publish of
+    batches of 500), the client measured as a Child."""
     command = [
         sys.executable,
         "-m",
@@ -201,7 +204,7 @@ def replay_csv(server: Server, dataset: Path, rows: int, broker_pid: int, logs: 
         str(dataset),
         "--via",
         f"grpc://127.0.0.1:{server.port}",
-        "--stream",
+        *(["--stream"] if stream else []),
         "--no-progress",
     ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "service"), str(ROOT)])}

@@ -10,7 +10,10 @@ be read are rejected here, as the direct replay does.
 
 Calls in flight. Up to `in_flight` calls are open at once, started in file order, while
 the next block is encoded: one call's tail (the server waits for Kafka's delivery
-reports before it answers) overlaps the next one's sending. So the events of two
+reports before it answers) overlaps the next one's sending. Measured on 2 cores with the
+C++ server (bench.ingest): streams take ~170k events/s with 2 open (1: ~130k, 3: no
+more than 2); unary calls of 500 events are bound by that wait, best with 8 open
+(~120k; 2: ~70k, 16: less again) -- `nexus replay --via` opens 2 with --stream, else 8. So the events of two
 neighbouring calls may reach Kafka interleaved; within a call they keep file order.
 Answers are taken oldest first; a call the server answered early, or refused with a
 retriable status, is sent again (its rest) before the next answer is taken. Memory is
