@@ -127,7 +127,10 @@ def _encoded(
     permutation = np.argsort(order, kind="stable")
     events = pc.take(pa.concat_arrays([fast_events, pa.array(slow_events, pa.binary())]), permutation)
     rows = order[permutation]
-    yield EventBlock(entity, block.file, events, lines[rows], lambda i: block.record(start + int(rows[i])))
+    if len(rows):
+        yield EventBlock(
+            entity, block.file, events, lines[rows], lambda i: block.record(start + int(rows[i]))
+        )
 
 
 def _event_bytes(entity: EntitySpec, file: str, line: int, record: Record, source: str) -> bytes | RowError:
