@@ -7,10 +7,10 @@ One run (keystone_nexus.journey.run_journey, state in bench/results/tmp/journey)
 local stack (6 partitions), a generated dataset at --scale, sent through the ingestion server
 (streams of batches of 500) with the bronze sink consuming meanwhile, the sink until every
 record is committed, then the transform. Figures: the seconds of every stage, events/s
-through the server (the Python client building events from the CSVs is the bound), the sink's
-rows/s from its first committed batch to its last (it consumes while the events arrive, so
-the arrival rate bounds it; bench.sink measures the sink alone), peak lag, and the
-accounting (which must balance). bench/results/journey.png charts the sink's
+through the server (client, server, broker and sink share the machine's cores; bench.ingest
+measures replay --via from CSV alone), the sink's rows/s from its first committed batch to
+its last (it consumes while the events arrive, so the arrival rate bounds it; bench.sink
+measures the sink alone), peak lag, and the accounting (which must balance). bench/results/journey.png charts the sink's
 committed rows/s and its offset lag over the run. Nothing about time is asserted.
 """
 

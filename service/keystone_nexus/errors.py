@@ -50,7 +50,8 @@
 Raised and caught inside one module, never escaping it (tests/unit/test_error_tree.py
 keeps this list and the tree honest): WireFormatError and RecordInvalid (a record's
 dead-letter reason), MalformedMessage (the twin's INVALID_ARGUMENT answer),
-StartupAborted (a stop while start-up waits), _Unsupported (validate_batch's slow path).
+StartupAborted (a stop while start-up waits), _Unsupported (validate_batch's slow path),
+_NotBulk (a CSV olist.bulk_reader leaves to the per-row reader).
 
 `retriable` tells callers whether trying again can help; retry loops read it instead of
 matching on types. `exit_status` is how the command line ends on the error

@@ -11,7 +11,14 @@ import keystone_nexus
 from keystone_nexus import errors
 from keystone_nexus.errors import NexusError
 
-INTERNAL = {"WireFormatError", "RecordInvalid", "MalformedMessage", "StartupAborted", "_Unsupported"}
+INTERNAL = {
+    "WireFormatError",
+    "RecordInvalid",
+    "MalformedMessage",
+    "StartupAborted",
+    "_Unsupported",
+    "_NotBulk",
+}
 
 
 def _defined_errors() -> dict[str, type[BaseException]]:

@@ -33,6 +33,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     rep.add_argument("--batch", type=at_least_one, default=500, help="events per request with --via")
     rep.add_argument("--stream", action="store_true", help="with --via: PublishStream instead of Publish")
+    rep.add_argument(
+        "--in-flight",
+        type=at_least_one,
+        metavar="N",
+        help="with --via: calls open at once (default: 2 with --stream, else 8)",
+    )
     rep.set_defaults(func=cmd_replay)
 
 
@@ -112,6 +118,7 @@ def _replay_via(args: argparse.Namespace) -> int:
                 client,
                 batch=args.batch,
                 stream=args.stream,
+                in_flight=args.in_flight or (2 if args.stream else 8),
                 entity_names=names,
                 rejects=rejects,
                 progress=not args.no_progress and sys.stderr.isatty(),

@@ -11,6 +11,11 @@ one result per rejected event, indexed across the whole stream (an event not lis
 accepted); a server may answer a stream early, for its first `accepted + rejected`
 events (`covered`), and the rest is to be sent again. A call refused as a whole raises
 IngestError (`retriable` says whether sending it again later can help).
+
+`start_publish(body)` and `start_publish_stream(bodies)` send PublishRequests already
+serialized (contracts.proto_batch writes them from columns) and return at once with a
+`PendingPublish`; its `result()` waits for the answer. Several can be in flight on the
+one channel while the caller builds the next.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from keystone_nexus.contracts.entities import EntitySpec
 from keystone_nexus.errors import ConfigError, IngestError
 
 SCHEME = "grpc://"
+_SERVICE = "/keystone.olist.v1.IngestionService/"
 _RETRIABLE = {grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.UNAVAILABLE}
 
 
@@ -66,7 +72,26 @@ class PublishResult:
         return self.accepted + self.rejected
 
     def rejections(self) -> list[ingestion_pb2.EventResult]:
+        if not self.rejected:  # a unary answer lists every event: no need to look
+            return []
         return [r for r in self.results if not r.accepted]
+
+
+class PendingPublish:
+    """A call in flight; `result()` waits for its answer (IngestError if it failed)."""
+
+    def __init__(self, future: Any) -> None:
+        self._future = future
+
+    def result(self) -> PublishResult:
+        try:
+            response = self._future.result()
+        except grpc.RpcError as exc:
+            raise _error(exc) from None
+        return PublishResult.of(response)
+
+    def cancel(self) -> None:
+        self._future.cancel()
 
 
 class IngestClient:
@@ -79,6 +104,12 @@ class IngestClient:
         options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
         self._channel = grpc.insecure_channel(self.address, options=options)
         self._stub = ingestion_pb2_grpc.IngestionServiceStub(self._channel)  # type: ignore[no-untyped-call]
+        # The same methods for requests already serialized (no serializer: bytes go as they are).
+        answer = ingestion_pb2.PublishResponse.FromString
+        self._publish_raw = self._channel.unary_unary(_SERVICE + "Publish", response_deserializer=answer)
+        self._stream_raw = self._channel.stream_unary(
+            _SERVICE + "PublishStream", response_deserializer=answer
+        )
 
     def __enter__(self) -> IngestClient:
         return self
@@ -116,6 +147,14 @@ class IngestClient:
         except grpc.RpcError as exc:
             raise _error(exc) from None
         return PublishResult.of(response)
+
+    def start_publish(self, body: bytes) -> PendingPublish:
+        """Publish one serialized PublishRequest; the answer comes with `result()`."""
+        return PendingPublish(self._publish_raw.future(body, timeout=self.timeout_s))
+
+    def start_publish_stream(self, bodies: Iterable[bytes]) -> PendingPublish:
+        """Publish a stream of serialized PublishRequests; the answer comes with `result()`."""
+        return PendingPublish(self._stream_raw.future(iter(bodies), timeout=self.timeout_s))
 
 
 def _error(exc: grpc.RpcError) -> IngestError:

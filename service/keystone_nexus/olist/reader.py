@@ -147,28 +147,44 @@ def read(
         yield item
 
 
+Plan = list[tuple[int, str, Callable[[str], Any]]]
+
+
+def csv_plan(header: Sequence[str], entity: EntitySpec) -> Plan:
+    """(cell index, field name, converter) for each field of `entity`, in contract order."""
+    return [(list(header).index(f.name), f.name, converter(f)) for f in entity.fields]
+
+
+def csv_row(file: str, line: int, cells: Sequence[str], plan: Plan, width: int) -> Row | RowError:
+    """One CSV row (its cells as read, starting at `line`) typed, or why it cannot be."""
+    if len(cells) != width:
+        return RowError(file, line, f"{len(cells)} cells, expected {width}", ",".join(cells))
+    record: Record = {}
+    try:
+        for index, name, convert in plan:
+            record[name] = convert(cells[index])
+    except ValueError as exc:
+        return RowError(file, line, f"{name}: {exc}", ",".join(cells))
+    return Row(line, record)
+
+
+def csv_header(path: Path, entity: EntitySpec) -> list[str]:
+    """The CSV's header (checked to have the entity's columns)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return _header(path, entity, csv.reader(handle))
+
+
 def _read_csv(path: Path, entity: EntitySpec) -> Iterator[Row | RowError]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         header = _header(path, entity, reader)
-        plan = [(header.index(f.name), f.name, converter(f)) for f in entity.fields]
+        plan = csv_plan(header, entity)
         width = len(header)
         line = 1
         for cells in reader:
             start, line = line + 1, reader.line_num
-            if len(cells) != width:
-                if not cells:
-                    continue
-                yield RowError(path.name, start, f"{len(cells)} cells, expected {width}", ",".join(cells))
-                continue
-            record: Record = {}
-            try:
-                for index, name, convert in plan:
-                    record[name] = convert(cells[index])
-            except ValueError as exc:
-                yield RowError(path.name, start, f"{name}: {exc}", ",".join(cells))
-                continue
-            yield Row(start, record)
+            if cells:
+                yield csv_row(path.name, start, cells, plan, width)
 
 
 def _read_jsonl(path: Path, entity: EntitySpec) -> Iterator[Row | RowError]:

@@ -30,6 +30,7 @@ def dataset(tmp_path: Path) -> Path:
         (["replay", "--from", ".", "--rate", "0"], "--rate"),
         (["replay", "--from", ".", "--limit", "-1"], "--limit"),
         (["replay", "--from", ".", "--via", "grpc://127.0.0.1:1", "--batch", "0"], "--batch"),
+        (["replay", "--from", ".", "--via", "grpc://127.0.0.1:1", "--in-flight", "0"], "--in-flight"),
         (["replay", "--from", ".", "--via", "http://127.0.0.1:1"], "--via"),
         (["replay", "--from", ".", "--rejects", "no-such-dir/rejects.jsonl"], "--rejects"),
         (["run", "--log-level", "loud"], "--log-level"),
