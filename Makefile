@@ -7,10 +7,18 @@ SCALE ?= 0.1
 SEED ?= 42
 DEMO_DIR ?= .state/demo
 
-.PHONY: venv transform-env demo test lint format protos unit integration e2e bench clean
+.PHONY: venv transform-env lock demo test lint format protos unit integration e2e bench clean
 
 venv:
 	@scripts/bootstrap.sh
+
+## Regenerate requirements/*.lock (with hashes; every environment and the image install from
+## them) from pyproject.toml and transform/requirements-*.txt, keeping the pins that still fit;
+## UPGRADE=1 moves them all to the newest releases, AIRFLOW_CONSTRAINTS=FILE resolves the Airflow
+## lock within Airflow's constraints file (scripts/locks.py).
+lock: venv
+	$(BIN)/python scripts/locks.py $(if $(UPGRADE),--upgrade) \
+		$(if $(AIRFLOW_CONSTRAINTS),--airflow-constraints "$(AIRFLOW_CONSTRAINTS)")
 
 ## dbt + Great Expectations (.venv-transform) and Airflow (.venv-airflow), each in its own environment.
 transform-env: venv
@@ -58,13 +66,20 @@ clean:
 	rm -rf .state build .mypy_cache .ruff_cache .pytest_cache
 
 ## The C++ ingestion server (ingestion_cpp/build/olist_ingestion_enterprise); installs its Debian packages as root.
-.PHONY: cpp cpp-test
+.PHONY: cpp cpp-test image
 cpp: venv
 	@scripts/build_cpp.sh
 
 ## Build it and run its unit tests (ctest).
 cpp-test: venv
 	@scripts/build_cpp.sh --test
+
+## The image (Dockerfile) as the tests build it: the service from requirements/service.lock, the
+## C++ server with the tests' librdkafka and jemalloc, the built dashboard; then smoke-tested
+## (nexus --version, the server's --help, the sink against the local stack; scripts/image.sh).
+## With docker, podman or buildah (BUILDER=...); not part of `make test`.
+image: venv dashboard
+	@scripts/image.sh $(IMAGE_TAG)
 
 ## The web dashboard (dashboard/, served by `nexus dashboard`): pnpm (pinned, through npm when missing)
 ## installs the node modules from the lockfile; tsc checks, Vite builds dashboard/dist.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv with everything the service, the local stack and the tests need.
+# Create .venv with everything the service, the local stack and the tests need, as
+# requirements/dev.lock pins it.
 # On a fresh Debian/Ubuntu machine, installs the few system packages first (as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,10 +43,13 @@ if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then
   apt_install postgresql  # the local stack's stand-in for Amazon RDS (nexus dev up)
 fi
 
+# The dependencies from the lock (scripts/locks.py, `make lock`), every file checked against
+# its sha256; then the project itself, editable, without dependencies.
+LOCK=requirements/dev.lock
 STAMP=.venv/.installed
-if [[ ! -x .venv/bin/python || ! -f $STAMP || pyproject.toml -nt $STAMP ]]; then
+if [[ ! -x .venv/bin/python || ! -f $STAMP || pyproject.toml -nt $STAMP || $LOCK -nt $STAMP ]]; then
   [[ -x .venv/bin/python ]] || "$PYTHON" -m venv .venv
-  .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev]'
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r "$LOCK"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
   touch "$STAMP"
 fi

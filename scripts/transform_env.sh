@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Build the transform's two environments next to .venv, each only when its requirements
-# changed (a stamp holds their hash):
-#   .venv-transform  dbt (DuckDB, Athena) and Great Expectations   transform/requirements-local.txt
-#   .venv-airflow    Airflow 2.10 + the Amazon provider (the DAG)   transform/requirements-airflow.txt
+# Build the transform's two environments next to .venv, each from its lock (scripts/locks.py,
+# `make lock`; every file checked against its sha256), and only when the lock changed (a stamp
+# holds its hash):
+#   .venv-transform  dbt (DuckDB, Athena) and Great Expectations   requirements/transform.lock
+#                                                                  (transform/requirements-local.txt)
+#   .venv-airflow    Airflow 2.10 + the Amazon provider (the DAG)   requirements/airflow.lock
+#                                                                  (transform/requirements-airflow.txt)
 # `nexus transform` and the transform tests find them there. `--no-airflow`: the first only
 # (what `make demo` needs).
 set -euo pipefail
@@ -13,18 +16,17 @@ PYTHON="${PYTHON:-.venv/bin/python}"
 BASE="$("$PYTHON" -c 'import sys; print(sys._base_executable)')"
 
 build() {
-  local venv=$1 requirements=$2
+  local venv=$1 lock=$2
   local stamp="$venv/.installed" want
-  want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  want="$(sha256sum "$lock" | cut -d' ' -f1)"
   if [[ -x $venv/bin/python && -f $stamp && "$(cat "$stamp")" == "$want" ]]; then
     return
   fi
-  echo "transform_env: building $venv from $requirements" >&2
+  echo "transform_env: building $venv from $lock" >&2
   [[ -x $venv/bin/python ]] || "$BASE" -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$requirements"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$lock"
   echo "$want" >"$stamp"
 }
 
-build .venv-transform transform/requirements-local.txt
-[[ ${1:-} == --no-airflow ]] || build .venv-airflow transform/requirements-airflow.txt
+build .venv-transform requirements/transform.lock
+[[ ${1:-} == --no-airflow ]] || build .venv-airflow requirements/airflow.lock

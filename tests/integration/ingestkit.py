@@ -49,7 +49,10 @@ class ServerProcess:
         if not self._ready.wait(60) or self.proc.poll() is not None:
             self.proc.kill()
             raise RuntimeError(f"server did not start: {self.logs}")
-        serving = next(line for line in self.logs if line.get("event") == "serving")
+        serving = next((line for line in self.logs if line.get("event") == "serving"), None)
+        if serving is None:
+            self.proc.kill()
+            raise RuntimeError(f"server did not start: {self.logs}")
         self.address = f"127.0.0.1:{serving['port']}"
         self.url = f"grpc://{self.address}"
         self.metrics_port: int = serving.get("metrics_port", 0)

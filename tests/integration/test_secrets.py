@@ -158,3 +158,56 @@ def test_every_command_resolves_references_not_only_the_daemon(stack, tmp_path: 
     )
     assert failed.returncode == 78  # CONFIG
     assert "dashboard.status_url: secret 'does/not/exist' could not be read" in failed.stderr
+
+
+def test_the_cpp_server_gets_its_secrets_through_nexus_secrets_exec(stack, tmp_path: Path) -> None:
+    """The C++ server reads no Secrets Manager: `nexus secrets exec` resolves the
+    references in its environment and becomes it. Here the broker address is the secret:
+    an event published through the server is acknowledged by Kafka only if it was
+    resolved. A missing secret stops the start naming the variable (exit 78)."""
+    from keystone_nexus.ingest.client import IngestClient
+    from tests.integration.conformance.conftest import order_item
+    from tests.integration.ingestkit import CPP_SERVER, NEXUS, ServerProcess, sync_schema_ids
+
+    name = f"ingest/{uuid.uuid4().hex[:8]}"
+    boto3.client(
+        "secretsmanager",
+        endpoint_url=stack.aws_endpoint_url,
+        region_name=stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_secret(Name=name, SecretString=f'{{"brokers": "{stack.bootstrap_servers}"}}')
+    ids, _ = sync_schema_ids(tmp_path)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("NEXUS_", "AWS_"))},
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "NEXUS_AWS__ENDPOINT_URL": stack.aws_endpoint_url,
+        "NEXUS_AWS__REGION": stack.region,
+        "NEXUS_KAFKA__BOOTSTRAP_SERVERS": f"aws-secretsmanager:{name}#brokers",
+    }
+    command = [
+        *NEXUS,
+        "secrets",
+        "exec",
+        "--",
+        str(CPP_SERVER),
+        "--listen",
+        "127.0.0.1:0",
+        "--schema-ids",
+        str(ids),
+    ]
+    server = ServerProcess(command, env=env)
+    try:
+        with IngestClient(server.url) as client:
+            assert client.publish([order_item(1)]).accepted == 1
+    finally:
+        assert server.stop() == 0
+    assert not any(stack.bootstrap_servers in str(line) for line in server.logs if "secret" in str(line))
+
+    env["NEXUS_KAFKA__BOOTSTRAP_SERVERS"] = "aws-secretsmanager:does/not/exist"
+    failed = subprocess.run([*command], env=env, capture_output=True, text=True, timeout=60)
+    assert failed.returncode == 78
+    assert failed.stderr.strip() == (
+        "nexus: NEXUS_KAFKA__BOOTSTRAP_SERVERS: secret 'does/not/exist' could not be read (ResourceNotFoundException)"
+    )

@@ -39,7 +39,8 @@ UNITS = {
 def _installed_copy(unit: Unit, tmp_path: Path) -> Path:
     """The unit with ExecStart pointing at this checkout's program, as an install would."""
     copy = tmp_path / unit.path.name
-    copy.write_text(unit.path.read_text().replace(unit.exec_start, str(unit.local)))
+    text = unit.path.read_text().replace(unit.exec_start, str(unit.local))
+    copy.write_text(text.replace(UNITS["sink"].exec_start, str(UNITS["sink"].local)))  # nexus secrets exec
     return copy
 
 
@@ -94,9 +95,12 @@ def test_the_ingestion_unit_speaks_notify_and_outlasts_the_shutdown_grace() -> N
     assert "Type=notify" in text and "Restart=on-failure" in text and "User=keystone-ingest" in text
     assert "WatchdogSec=" in text
     assert _restart_prevented(text) == {ExitStatus.USAGE, ExitStatus.CONFIG}, (
-        "the C++ server exits 78 on a bad setting and 2 on a bad command line, as `nexus`"
+        "the C++ server (and `nexus secrets exec` before it) exits 78 on a bad setting and 2 on a bad "
+        "command line, as `nexus`"
     )
     assert "NEXUS_INGEST__LISTEN=0.0.0.0:50051" in text and "NEXUS_INGEST__TLS_CERT" in text
+    (start,) = re.findall(r"^ExecStart=(.*)$", text, re.M)
+    assert start.split()[1:4] == ["secrets", "exec", "--"], "its secret references are resolved first"
     stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))  # type: ignore[union-attr]
     from keystone_nexus.config import IngestSettings
 

@@ -11,6 +11,7 @@ which is retriable: the daemon waits for it at start like for its other dependen
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -40,6 +41,41 @@ def references(settings: Settings) -> dict[tuple[str, str], str]:
     return found
 
 
+async def _value(sm: Any, what: str, ref: str, fetched: dict[str, str]) -> str:
+    """The value `ref` (`<secret id>[#key]`, prefix removed) names; `what` (the setting or
+    variable) is named by the errors, the value never."""
+    secret_id, _, key = ref.partition("#")
+    if secret_id not in fetched:
+        try:
+            answer = await sm.get_secret_value(SecretId=secret_id)
+        except (ClientError, BotoCoreError) as exc:
+            failure = classify(exc)
+            code = failure.code or type(exc).__name__
+            problem = SecretUnavailableError if failure.transient else ConfigError
+            raise problem(f"{what}: secret {secret_id!r} could not be read ({code})") from None
+        fetched[secret_id] = answer.get("SecretString") or ""
+    if not key:
+        return fetched[secret_id]
+    try:
+        return str(orjson.loads(fetched[secret_id])[key])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        raise ConfigError(f"{what}: secret {secret_id!r} has no JSON key {key!r}") from None
+
+
+async def resolve_environment(environ: Mapping[str, str], options: AwsOptions) -> dict[str, str]:
+    """`environ` with every value that is a secret reference replaced by the secret: for a
+    process that cannot resolve them itself (the C++ server, through `nexus secrets exec`)."""
+    refs = {name: value.removeprefix(PREFIX) for name, value in environ.items() if value.startswith(PREFIX)}
+    resolved = dict(environ)
+    if not refs:
+        return resolved
+    fetched: dict[str, str] = {}
+    async with client(options, "secretsmanager") as sm:
+        for name, ref in sorted(refs.items()):
+            resolved[name] = await _value(sm, name, ref, fetched)
+    return resolved
+
+
 async def resolve_secrets(settings: Settings, options: AwsOptions) -> Settings:
     """The settings with every secret reference replaced by the secret's value."""
     refs = references(settings)
@@ -48,23 +84,7 @@ async def resolve_secrets(settings: Settings, options: AwsOptions) -> Settings:
     fetched: dict[str, str] = {}
     async with client(options, "secretsmanager") as sm:
         for (section_name, field_name), ref in refs.items():
-            secret_id, _, key = ref.partition("#")
-            setting = f"{section_name}.{field_name}"
-            if secret_id not in fetched:
-                try:
-                    answer = await sm.get_secret_value(SecretId=secret_id)
-                except (ClientError, BotoCoreError) as exc:
-                    failure = classify(exc)
-                    code = failure.code or type(exc).__name__
-                    problem = SecretUnavailableError if failure.transient else ConfigError
-                    raise problem(f"{setting}: secret {secret_id!r} could not be read ({code})") from None
-                fetched[secret_id] = answer.get("SecretString") or ""
-            value: Any = fetched[secret_id]
-            if key:
-                try:
-                    value = orjson.loads(value)[key]
-                except (orjson.JSONDecodeError, KeyError, TypeError):
-                    raise ConfigError(f"{setting}: secret {secret_id!r} has no JSON key {key!r}") from None
+            value = await _value(sm, f"{section_name}.{field_name}", ref, fetched)
             section = getattr(settings, section_name)
             current = getattr(section, field_name)
             typed = SecretStr(str(value)) if isinstance(current, SecretStr) else str(value)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from keystone_nexus.cli.arguments import counted
 from keystone_nexus.cli.common import (
@@ -19,6 +20,7 @@ from keystone_nexus.cli.common import (
 )
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.errors import UsageError
+from keystone_nexus.ops import progress
 
 if TYPE_CHECKING:
     from keystone_nexus.repair.lake_summary import LakeSummary
@@ -50,6 +52,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         sub.add_argument("--reason-like", metavar="TEXT", help="only reasons containing TEXT (any case)")
         sub.set_defaults(func=func)
     listing.add_argument("--json", action="store_true", help=JSON_HELP)
+    redrive.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
 
     rp = commands.add_parser("reprocess", help="rebuild the lake objects of an offset range from Kafka")
     rp.add_argument("--topic", required=True)
@@ -61,6 +64,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--to-offset", type=counted, required=True, help="last offset, inclusive, below the checkpoint"
     )
     rp.add_argument("--dry-run", action="store_true", help="print the widened range and the objects only")
+    rp.add_argument("--no-progress", action="store_true", help=NO_PROGRESS_HELP)
     rp.set_defaults(func=cmd_reprocess)
 
 
@@ -164,6 +168,18 @@ def cmd_dlq_list(args: argparse.Namespace) -> int:
     return 0
 
 
+NO_PROGRESS_HELP = "no progress bar (none is shown when stderr is not a terminal)"
+
+
+def _counted(bar: Any) -> Callable[[str], Awaitable[None]]:
+    """An after_put hook that advances `bar` by one object written."""
+
+    async def written(_key: str) -> None:
+        bar.update(1)
+
+    return written
+
+
 def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     from keystone_nexus.repair.redrive import redrive_dead_letters
     from keystone_nexus.state.open import recording
@@ -172,7 +188,12 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
     settings = resolved_settings(args)
 
     async def main() -> int:
-        async with recording(settings, "redrive") as run, opened_repair_tools(settings) as tools:
+        async with contextlib.AsyncExitStack() as stack:
+            run = await stack.enter_async_context(recording(settings, "redrive"))
+            tools = await stack.enter_async_context(opened_repair_tools(settings))
+            written = stack.enter_context(
+                progress.bar("re-drive", unit="obj", enabled=progress.wanted(args.no_progress))
+            )
             run.summary["filters"] = {"entity": args.entity, "reason_like": args.reason_like}
             report = await redrive_dead_letters(
                 tools.store,
@@ -181,6 +202,7 @@ def cmd_dlq_redrive(args: argparse.Namespace) -> int:
                 catalog=tools.catalog,
                 entity=args.entity,
                 reason_like=args.reason_like,
+                after_put=_counted(written),
             )
             run.summary.update(
                 candidates=report.candidates,
@@ -221,6 +243,8 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             tools = await stack.enter_async_context(opened_repair_tools(settings))
             if not args.dry_run:
                 run = await stack.enter_async_context(recording(settings, "reprocess"))
+            shown = not args.dry_run and progress.wanted(args.no_progress)
+            written = stack.enter_context(progress.bar("reprocess", unit="obj", enabled=shown))
             security = kafka_security(settings.kafka, aws_region=settings.aws.region)
             source = KafkaRangeReader(
                 settings.kafka.bootstrap_servers,
@@ -238,6 +262,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
                 options=sink_options(settings).commit,
                 catalog=tools.catalog,
                 dry_run=args.dry_run,
+                after_put=_counted(written),
             )
             if not args.dry_run:
                 run.summary.update(

@@ -27,6 +27,7 @@ from keystone_nexus.cli import (
     ops,
     replay,
     schemas,
+    secrets,
     sink,
     state,
     topics,
@@ -37,7 +38,22 @@ from keystone_nexus.errors import EXIT_STATUSES, ExitStatus, NexusError, exit_st
 CONFIG_HELP = "TOML settings file (environment variables win); before or after the command"
 
 # In the order `nexus --help` lists them.
-AREAS = (olist, schemas, replay, ingest, sink, lake, state, ops, dashboard, topics, transform, dev, demo)
+AREAS = (
+    olist,
+    schemas,
+    replay,
+    ingest,
+    sink,
+    lake,
+    state,
+    ops,
+    dashboard,
+    topics,
+    secrets,
+    transform,
+    dev,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

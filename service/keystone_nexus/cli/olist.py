@@ -14,16 +14,23 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     gen.add_argument("--seed", type=counted, default=42)
     gen.add_argument("--out", type=output_dir, required=True)
     gen.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    gen.add_argument("--no-progress", action="store_true", help="no progress bar (none when not a terminal)")
     gen.set_defaults(func=cmd_generate)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
     import time
 
+    from keystone_nexus.contracts.entities import entities
     from keystone_nexus.olist.generate import generate
+    from keystone_nexus.ops import progress
 
     started = time.monotonic()
-    counts = generate(args.out, scale=args.scale, seed=args.seed, fmt=args.format)
+    shown = progress.wanted(args.no_progress)
+    with progress.bar("generate", unit="file", total=len(entities()), enabled=shown) as bar:
+        counts = generate(
+            args.out, scale=args.scale, seed=args.seed, fmt=args.format, on_written=lambda *_: bar.update(1)
+        )
     elapsed = time.monotonic() - started
     for name, rows in counts.items():
         print(f"{rows:>10,}  {name}")

@@ -19,12 +19,16 @@ import shutil
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from keystone_nexus.errors import NexusError
 from keystone_nexus.lake import warehouse as warehouse_db
+
+T = TypeVar("T")
 
 GOLD_TABLES = (
     "fct_orders",
@@ -101,7 +105,12 @@ class TransformRun:
     def work(self) -> Path:
         return self.work_dir or self.warehouse.with_name(self.warehouse.name + ".transform")
 
-    def env(self) -> dict[str, str]:
+    @property
+    def staging(self) -> Path:
+        """Where dbt builds while GX checks bronze; moved onto `warehouse` once both passed."""
+        return self.warehouse.with_name(self.warehouse.name + ".building")
+
+    def env(self, warehouse: Path | None = None) -> dict[str, str]:
         return {
             **os.environ,
             "DBT_TARGET": "duckdb",
@@ -111,14 +120,17 @@ class TransformRun:
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
             "GX_ANALYTICS_ENABLED": "false",
             "NEXUS_TRANSFORM_LAKE": str(self.lake.resolve()),
-            "NEXUS_TRANSFORM_DUCKDB": str(self.warehouse.resolve()),
+            "NEXUS_TRANSFORM_DUCKDB": str((warehouse or self.warehouse).resolve()),
         }
 
 
-def _step(name: str, argv: list[str], run: TransformRun) -> subprocess.CompletedProcess[str]:
+def _step(
+    name: str, argv: list[str], run: TransformRun, warehouse: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     run.work.mkdir(parents=True, exist_ok=True)
     log_path = run.work / f"{name}.log"
-    done = subprocess.run(argv, cwd=run.project, env=run.env(), capture_output=True, text=True, check=False)
+    env = run.env(warehouse)
+    done = subprocess.run(argv, cwd=run.project, env=env, capture_output=True, text=True, check=False)
     log_path.write_text(done.stdout + done.stderr)
     if done.returncode != 0:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
@@ -184,20 +196,44 @@ def _gx(run: TransformRun, tools: Toolchain, layers: list[str]) -> dict[str, Any
     return summary
 
 
+def _timed(step: Callable[[], T]) -> tuple[T, float]:
+    started = time.monotonic()
+    return step(), time.monotonic() - started
+
+
+def _remove_duckdb(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
 def run_transform(run: TransformRun, tools: Toolchain) -> TransformReport:
-    """GX bronze, dbt build, GX silver and gold; raises TransformError at the first failure."""
+    """GX bronze and dbt build side by side, then GX silver and gold; raises TransformError
+    at the first failure. dbt builds into `run.staging`, which replaces the warehouse only
+    once bronze passed its checkpoints too: a failed bronze check leaves no new warehouse,
+    as when dbt ran after it (locally every model is rebuilt, nothing is incremental)."""
     if not (run.lake / "bronze").is_dir():
         raise TransformError(f"no bronze layer in {run.lake}: run the sink (nexus run) into it first")
     run.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    run.work.mkdir(parents=True, exist_ok=True)
+    _remove_duckdb(run.staging)
     seconds: dict[str, float] = {}
-    started = time.monotonic()
-    bronze = _gx(run, tools, ["bronze"])
-    seconds["gx bronze"] = time.monotonic() - started
-
-    started = time.monotonic()
-    _step("dbt-build", [str(tools.dbt), "--no-use-colors", "build", "--target", "duckdb"], run)
+    dbt_argv = [str(tools.dbt), "--no-use-colors", "build", "--target", "duckdb"]
+    with ThreadPoolExecutor(2, thread_name_prefix="transform") as both:  # two processes: GIL-free
+        checking = both.submit(_timed, lambda: _gx(run, tools, ["bronze"]))
+        building = both.submit(_timed, lambda: _step("dbt-build", dbt_argv, run, run.staging))
+        try:
+            bronze, seconds["gx bronze"] = checking.result()
+            _, seconds["dbt build"] = building.result()
+        except BaseException:
+            building.exception()  # let dbt finish before its file goes
+            _remove_duckdb(run.staging)
+            raise
+    _remove_duckdb(run.warehouse)
+    run.staging.replace(run.warehouse)
+    wal = run.staging.with_name(run.staging.name + ".wal")
+    if wal.exists():  # DuckDB checkpoints at close; a log left behind goes with its file
+        wal.replace(run.warehouse.with_name(run.warehouse.name + ".wal"))
     statuses, passed, total = dbt_results(run.work / "dbt-target")
-    seconds["dbt build"] = time.monotonic() - started
 
     started = time.monotonic()
     after = _gx(run, tools, ["silver", "gold"])

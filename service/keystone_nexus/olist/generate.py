@@ -19,6 +19,7 @@ payments, reviews) and `draws` (seeded streams, weighted draws, Arrow columns).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -49,8 +50,16 @@ _ARROW_TYPES = {
 # ------------------------------------------------------------------------ public API
 
 
-def generate(out: Path, *, scale: float = 1.0, seed: int = 42, fmt: Fmt = "csv") -> dict[str, int]:
-    """Write the nine Olist files into `out`; return rows written per file name."""
+def generate(
+    out: Path,
+    *,
+    scale: float = 1.0,
+    seed: int = 42,
+    fmt: Fmt = "csv",
+    on_written: Callable[[str, int], None] | None = None,
+) -> dict[str, int]:
+    """Write the nine Olist files into `out`; return rows written per file name
+    (`on_written(name, rows)` after each file, for progress)."""
     if fmt not in ("csv", "jsonl"):
         raise ValueError(f"fmt must be 'csv' or 'jsonl', not {fmt!r}")
     tables = build_tables(scale=scale, seed=seed)
@@ -64,6 +73,8 @@ def generate(out: Path, *, scale: float = 1.0, seed: int = 42, fmt: Fmt = "csv")
         else:
             write_jsonl(table, out / name)
         written[name] = table.num_rows
+        if on_written is not None:
+            on_written(name, table.num_rows)
     return written
 
 

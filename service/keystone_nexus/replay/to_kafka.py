@@ -16,13 +16,14 @@ from typing import IO, Any, Protocol
 from uuid import UUID
 
 import orjson
-from tqdm import tqdm
 
 from keystone_nexus.contracts.entities import EntitySpec, UnknownEntityError, entities
 from keystone_nexus.contracts.events import KafkaEvent, framed_event, replay_event_id
 from keystone_nexus.contracts.json_schema import entity_definition
 from keystone_nexus.contracts.validate_batch import validate_batch
 from keystone_nexus.olist.reader import Row, RowError, dataset_plan, read
+from keystone_nexus.ops.progress import bar as progress_bar
+from keystone_nexus.ops.progress import estimated_rows
 
 # Reference data first, then the facts that point at it.
 REPLAY_ORDER = (
@@ -142,10 +143,10 @@ def replay(
     report = ReplayReport()
     started = time.monotonic()
     plan = dataset_plan(directory, ordered_entities(entity_names))
-    with tqdm(unit="ev", disable=not progress, unit_scale=True, mininterval=0.5) as bar:
-        run = _Replayer(sink, report, RateLimiter(rate), rejects, bar, source)
-        for spec, path, fmt in plan:
-            bar.set_description(spec.name)
+    run = _Replayer(sink, report, RateLimiter(rate), rejects, None, source)
+    for spec, path, fmt in plan:
+        total = estimated_rows(path) if progress else None
+        with progress_bar(spec.name, unit="ev", total=total, enabled=progress) as run.bar:
             version = versions[spec.schema_name]
             chunk: list[Row] = []
             for item in _limited(read(path, spec, fmt, validate=False), limit):

@@ -355,34 +355,7 @@ class BronzeSink:
             )
         self.crash.reached("after_kafka_commit")
         state.last_flush = time.time()
-        t = self.totals
-        t.batches += 1
-        t.records_valid += outcome.valid
-        t.records_dead += outcome.invalid
-        t.records_skipped += outcome.skipped
-        t.files += outcome.files
-        t.bytes_written += outcome.bytes_written
-        m = self.metrics
-        m.records_written.labels(tp.topic).inc(outcome.valid)
-        m.records_dead_lettered.labels(tp.topic).inc(outcome.invalid)
-        m.bytes_written.labels(tp.topic).inc(outcome.bytes_written)
-        m.files_written.labels(tp.topic).inc(outcome.files)
-        m.flush_seconds.labels(tp.topic).observe(outcome.seconds)
-        log.info(
-            "batch committed",
-            extra={
-                "topic": tp.topic,
-                "partition": tp.partition,
-                "batch_id": state.batch_id,
-                "offsets": [outcome.start, outcome.end],
-                "cut": str(reason),
-                "valid": outcome.valid,
-                "dead_lettered": outcome.invalid,
-                "files": outcome.files,
-                "bytes": outcome.bytes_written,
-                "duration_s": round(outcome.seconds, 3),
-            },
-        )
+        status.count_batch(self.totals, self.metrics, tp, outcome, batch_id=state.batch_id, cut=str(reason))
         if self.on_batch is not None:
             self.on_batch(tp, outcome)
         return outcome

@@ -1,15 +1,20 @@
 """What the sink shows of itself: the rows of /status and the reasons /readyz fails,
-as pure functions of its state (`state`) and the lag it measured."""
+as pure functions of its state (`state`) and the lag it measured; and a committed batch
+counted in the totals, the metrics and the log."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
 
-from keystone_nexus.ops.metrics import PartitionLag, TopicLag
-from keystone_nexus.sink.state import PartitionState, SetupRetry
+from keystone_nexus.ops.metrics import PartitionLag, SinkMetrics, TopicLag
+from keystone_nexus.sink.commit import BatchOutcome
+from keystone_nexus.sink.state import PartitionState, SetupRetry, SinkTotals
+
+log = logging.getLogger("keystone_nexus.sink")
 
 
 def _name(tp: TopicPartition) -> str:
@@ -93,3 +98,41 @@ def ready_reasons(
     if halted:
         reasons.append(f"offsets out of range ({on_out_of_range}) for " + ", ".join(halted))
     return reasons
+
+
+def count_batch(
+    totals: SinkTotals,
+    metrics: SinkMetrics,
+    tp: TopicPartition,
+    outcome: BatchOutcome,
+    *,
+    batch_id: str,
+    cut: str,
+) -> None:
+    """A committed batch in the totals, the metrics and the log (`batch committed`)."""
+    totals.batches += 1
+    totals.records_valid += outcome.valid
+    totals.records_dead += outcome.invalid
+    totals.records_skipped += outcome.skipped
+    totals.files += outcome.files
+    totals.bytes_written += outcome.bytes_written
+    metrics.records_written.labels(tp.topic).inc(outcome.valid)
+    metrics.records_dead_lettered.labels(tp.topic).inc(outcome.invalid)
+    metrics.bytes_written.labels(tp.topic).inc(outcome.bytes_written)
+    metrics.files_written.labels(tp.topic).inc(outcome.files)
+    metrics.flush_seconds.labels(tp.topic).observe(outcome.seconds)
+    log.info(
+        "batch committed",
+        extra={
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "batch_id": batch_id,
+            "offsets": [outcome.start, outcome.end],
+            "cut": cut,
+            "valid": outcome.valid,
+            "dead_lettered": outcome.invalid,
+            "files": outcome.files,
+            "bytes": outcome.bytes_written,
+            "duration_s": round(outcome.seconds, 3),
+        },
+    )
