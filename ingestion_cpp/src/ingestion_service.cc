@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "log.h"
 #include "publish_call.h"
@@ -76,8 +77,15 @@ bool IngestionServiceImpl::Authenticate(grpc::CallbackServerContext* context, st
   const auto& metadata = context->client_metadata();
   const auto found = metadata.find("authorization");
   const std::string authorization = found == metadata.end() ? "" : std::string(found->second.data(), found->second.size());
+  // Under mutual TLS, the client certificate gRPC verified.
+  std::string certificate_cn;
+  const std::shared_ptr<const grpc::AuthContext> auth = context->auth_context();
+  if (auth != nullptr) {
+    const std::vector<grpc::string_ref> names = auth->FindPropertyValues("x509_common_name");
+    if (!names.empty()) certificate_cn.assign(names.front().data(), names.front().size());
+  }
   AuthFailure failure = AuthFailure::kNone;
-  *grant = tokens_->Authenticate(authorization, &failure);
+  *grant = tokens_->Authenticate(authorization, certificate_cn, &failure);
   if (*grant != nullptr) return true;
   const bool missing = failure == AuthFailure::kMissingToken;
   (missing ? counters_.auth_missing_token : counters_.auth_unknown_token).fetch_add(1, std::memory_order_relaxed);

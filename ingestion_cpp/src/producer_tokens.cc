@@ -47,6 +47,11 @@ std::vector<bool> Entities(const Contracts& contracts, const std::string& where,
   return allowed;
 }
 
+void Add(Grants* grants, const std::string& key, const std::shared_ptr<const Grant>& grant, const std::string& same) {
+  auto [it, added] = grants->emplace(key, grant);
+  if (!added) throw std::runtime_error(same + " as producer " + it->second->producer);
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot read it");
@@ -57,7 +62,7 @@ std::string ReadAll(const std::string& path) {
 
 }  // namespace
 
-Grants ParseTokens(const Contracts& contracts, const std::string& json_text) {
+Producers ParseTokens(const Contracts& contracts, const std::string& json_text) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(json_text);
@@ -67,33 +72,40 @@ Grants ParseTokens(const Contracts& contracts, const std::string& json_text) {
   if (!doc.is_object() || doc.size() != 1 || !doc.contains("producers") || !doc["producers"].is_object()) {
     throw std::runtime_error(R"(expected {"producers": {NAME: {"token_sha256": HEX, "entities": [...]}}})");
   }
-  Grants grants;
+  Producers producers;
   for (const auto& [name, entry] : doc["producers"].items()) {
     const std::string where = "producers." + name;
     if (!ValidName(name)) {
       throw std::runtime_error(where + ": a producer name is letters, digits, '.', '_' or '-' (up to 128)");
     }
-    if (!entry.is_object() || !entry.contains("token_sha256")) {
-      throw std::runtime_error(where + R"(: expected {"token_sha256": HEX, "entities": [...]})");
+    if (!entry.is_object() || (!entry.contains("token_sha256") && !entry.contains("client_cert_cn"))) {
+      throw std::runtime_error(where + R"(: expected {"token_sha256": HEX, "entities": [...]} (or client_cert_cn))");
     }
     for (const auto& [key, value] : entry.items()) {
-      if (key != "token_sha256" && key != "entities") {
-        throw std::runtime_error(where + ": unknown key " + key + " (known: token_sha256, entities)");
+      if (key != "token_sha256" && key != "client_cert_cn" && key != "entities") {
+        throw std::runtime_error(where + ": unknown key " + key + " (known: token_sha256, client_cert_cn, entities)");
       }
-    }
-    const nlohmann::json& digest = entry["token_sha256"];
-    if (!digest.is_string() || !ValidSha256(digest.get<std::string>())) {
-      throw std::runtime_error(where + ".token_sha256: expected 64 lower-case hex characters (the token's SHA-256)");
     }
     auto grant = std::make_shared<Grant>();
     grant->producer = name;
     if (entry.contains("entities")) grant->entities = Entities(contracts, where, entry["entities"]);
-    auto [it, added] = grants.emplace(digest.get<std::string>(), grant);
-    if (!added) {
-      throw std::runtime_error(where + ".token_sha256: the same token as producer " + it->second->producer);
+    ++producers.count;
+    if (entry.contains("token_sha256")) {
+      const nlohmann::json& digest = entry["token_sha256"];
+      if (!digest.is_string() || !ValidSha256(digest.get<std::string>())) {
+        throw std::runtime_error(where + ".token_sha256: expected 64 lower-case hex characters (the token's SHA-256)");
+      }
+      Add(&producers.by_token, digest.get<std::string>(), grant, where + ".token_sha256: the same token");
+    }
+    if (entry.contains("client_cert_cn")) {
+      const nlohmann::json& cn = entry["client_cert_cn"];
+      if (!cn.is_string() || cn.get<std::string>().empty()) {
+        throw std::runtime_error(where + ".client_cert_cn: expected the common name of a client certificate");
+      }
+      Add(&producers.by_certificate, cn.get<std::string>(), grant, where + ".client_cert_cn: the same certificate");
     }
   }
-  return grants;
+  return producers;
 }
 
 std::string Sha256Hex(const std::string& text) {
@@ -121,7 +133,7 @@ std::string BearerToken(const std::string& authorization) {
 TokenFile::TokenFile(const Contracts& contracts, std::string path)
     : contracts_(contracts), path_(std::move(path)), stamp_(StatFile()) {
   try {
-    grants_ = std::make_shared<const Grants>(ParseTokens(contracts_, ReadAll(path_)));
+    producers_ = std::make_shared<const Producers>(ParseTokens(contracts_, ReadAll(path_)));
   } catch (const std::runtime_error& e) {
     throw ConfigError("--tokens-file " + path_ + " (NEXUS_INGEST__TOKENS_FILE): " + e.what());
   }
@@ -129,7 +141,7 @@ TokenFile::TokenFile(const Contracts& contracts, std::string path)
 
 size_t TokenFile::size() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return grants_->size();
+  return producers_->count;
 }
 
 TokenFile::Stamp TokenFile::StatFile() const {
@@ -144,29 +156,27 @@ void TokenFile::ReloadIfChanged() {
   if (now == stamp_) return;
   stamp_ = now;
   try {
-    grants_ = std::make_shared<const Grants>(ParseTokens(contracts_, ReadAll(path_)));
-    Log(LogLevel::kInfo, "tokens_reloaded", {{"path", path_}, {"producers", grants_->size()}});
+    producers_ = std::make_shared<const Producers>(ParseTokens(contracts_, ReadAll(path_)));
+    Log(LogLevel::kInfo, "tokens_reloaded", {{"path", path_}, {"producers", producers_->count}});
   } catch (const std::runtime_error& e) {
     Log(LogLevel::kError, "tokens_reload_failed",
         {{"path", path_}, {"error", e.what()}, {"detail", "kept the producers read before"}});
   }
 }
 
-std::shared_ptr<const Grant> TokenFile::Authenticate(const std::string& authorization, AuthFailure* failure) {
+std::shared_ptr<const Grant> TokenFile::Authenticate(const std::string& authorization,
+                                                   const std::string& certificate_cn, AuthFailure* failure) {
   ReloadIfChanged();
-  const std::string token = BearerToken(authorization);
-  if (token.empty()) {
-    *failure = AuthFailure::kMissingToken;
-    return nullptr;
-  }
-  std::shared_ptr<const Grants> grants;
+  std::shared_ptr<const Producers> producers;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    grants = grants_;
+    producers = producers_;
   }
-  auto it = grants->find(Sha256Hex(token));
-  if (it == grants->end()) {
-    *failure = AuthFailure::kUnknownToken;
+  const std::string token = BearerToken(authorization);
+  const Grants& grants = token.empty() ? producers->by_certificate : producers->by_token;
+  const auto it = token.empty() ? grants.find(certificate_cn) : grants.find(Sha256Hex(token));
+  if (it == grants.end() || (token.empty() && certificate_cn.empty())) {
+    *failure = token.empty() ? AuthFailure::kMissingToken : AuthFailure::kUnknownToken;
     return nullptr;
   }
   *failure = AuthFailure::kNone;

@@ -1,13 +1,16 @@
 // Who may publish: the producers of the tokens file (--tokens-file), each with the
-// SHA-256 (hex) of its bearer token and, optionally, the entities it may publish:
+// SHA-256 (hex) of its bearer token and/or the common name of its client certificate
+// (under mutual TLS), and, optionally, the entities it may publish:
 //
 //   {"producers": {
 //       "orders-app": {"token_sha256": "9f86d0...", "entities": ["orders", "order_items"]},
-//       "replay": {"token_sha256": "60303a..."}}}
+//       "replay": {"token_sha256": "60303a..."},
+//       "erp": {"client_cert_cn": "erp.internal"}}}
 //
-// With a tokens file every call sends the metadata `authorization: Bearer <token>`: a
-// call without it, or with a token no producer has, ends UNAUTHENTICATED before any
-// event is read; an event of an entity its producer may not publish is rejected on its
+// With a tokens file every call sends the metadata `authorization: Bearer <token>` or,
+// under mutual TLS, comes with a client certificate whose common name a producer has: a
+// call with neither, or with a token no producer has (whatever its certificate), ends
+// UNAUTHENTICATED before any event is read; an event of an entity its producer may not publish is rejected on its
 // own ("permission denied: ..."), and the source header of every event written names
 // the authenticated producer. The file is re-read at the first call after it changed
 // (mtime, size or inode: one stat a call); a changed file that does not parse keeps the
@@ -41,11 +44,16 @@ struct Grant {
   }
 };
 
-// By the hex SHA-256 of their token.
 using Grants = std::map<std::string, std::shared_ptr<const Grant>>;
 
+struct Producers {
+  Grants by_token;        // by the hex SHA-256 of their token
+  Grants by_certificate;  // by the common name of their client certificate
+  size_t count = 0;
+};
+
 // Pure. Throws std::runtime_error naming the entry when the text is not as above.
-Grants ParseTokens(const Contracts& contracts, const std::string& json_text);
+Producers ParseTokens(const Contracts& contracts, const std::string& json_text);
 
 std::string Sha256Hex(const std::string& text);
 
@@ -59,9 +67,11 @@ class TokenFile {
   // Reads the file; throws ConfigError (config.h) when it cannot be used.
   TokenFile(const Contracts& contracts, std::string path);
 
-  // The producer of `authorization` (the metadata's value, "" when absent), or nullptr
-  // and why not. Re-reads the file first when it changed. Thread-safe.
-  std::shared_ptr<const Grant> Authenticate(const std::string& authorization, AuthFailure* failure);
+  // The producer of `authorization` (the metadata's value, "" when absent) or, without a
+  // token, of `certificate_cn` (the verified client certificate's, "" when none); or
+  // nullptr and why not. Re-reads the file first when it changed. Thread-safe.
+  std::shared_ptr<const Grant> Authenticate(const std::string& authorization, const std::string& certificate_cn,
+                                            AuthFailure* failure);
 
   size_t size() const;
 
@@ -79,7 +89,7 @@ class TokenFile {
   const std::string path_;
   mutable std::mutex mutex_;
   Stamp stamp_;
-  std::shared_ptr<const Grants> grants_;
+  std::shared_ptr<const Producers> producers_;
 };
 
 }  // namespace nexus

@@ -41,10 +41,15 @@ TEST(ProducerTokens, HashesTokensAsSha256Hex) {
 
 TEST(ProducerTokens, ParsesProducersWithTheirEntities) {
   const Contracts contracts = Contracts::FromDescriptors();
-  const Grants grants = ParseTokens(
+  const Producers producers = ParseTokens(
       contracts, std::string(R"({"producers": {"orders-app": {"token_sha256": ")") + kSecretSha256 +
-                     R"(", "entities": ["orders"]}, "all": {"token_sha256": ")" + std::string(64, 'a') + R"("}}})");
+                     R"(", "entities": ["orders"]}, "all": {"token_sha256": ")" + std::string(64, 'a') +
+                     R"(", "client_cert_cn": "erp.internal"}, "erp": {"client_cert_cn": "erp-2.internal"}}})");
+  EXPECT_EQ(producers.count, 3u);
+  const Grants& grants = producers.by_token;
   ASSERT_EQ(grants.size(), 2u);
+  EXPECT_EQ(producers.by_certificate.at("erp.internal")->producer, "all");
+  EXPECT_EQ(producers.by_certificate.at("erp-2.internal")->producer, "erp");
   const Grant& orders_app = *grants.at(kSecretSha256);
   EXPECT_EQ(orders_app.producer, "orders-app");
   EXPECT_TRUE(orders_app.Allows(*contracts.ByName("orders")));
@@ -72,6 +77,11 @@ TEST(ProducerTokens, RefusesAFileNotAsDocumentedNamingTheEntry) {
                          R"("}}})")
                 .find("the same token as producer a"),
             std::string::npos);
+  EXPECT_NE(Error(c, R"({"producers": {"a": {"entities": ["orders"]}}})").find("producers.a: expected"),
+            std::string::npos);
+  EXPECT_NE(Error(c, R"({"producers": {"a": {"client_cert_cn": "x"}, "b": {"client_cert_cn": "x"}}})")
+                .find("producers.b.client_cert_cn: the same certificate as producer a"),
+            std::string::npos);
 }
 
 TEST(ProducerTokens, TheFileIsReadAgainWhenItChangesAndABadOneKeepsTheLast) {
@@ -85,21 +95,33 @@ TEST(ProducerTokens, TheFileIsReadAgainWhenItChangesAndABadOneKeepsTheLast) {
   write("first", kSecretSha256);
   TokenFile tokens(contracts, path);
   AuthFailure failure = AuthFailure::kNone;
-  EXPECT_EQ(tokens.Authenticate("", &failure), nullptr);
+  EXPECT_EQ(tokens.Authenticate("", "", &failure), nullptr);
   EXPECT_EQ(failure, AuthFailure::kMissingToken);
-  EXPECT_EQ(tokens.Authenticate("Bearer other", &failure), nullptr);
+  EXPECT_EQ(tokens.Authenticate("Bearer other", "", &failure), nullptr);
   EXPECT_EQ(failure, AuthFailure::kUnknownToken);
-  ASSERT_NE(tokens.Authenticate("Bearer secret", &failure), nullptr);
-  EXPECT_EQ(tokens.Authenticate("Bearer secret", &failure)->producer, "first");
+  ASSERT_NE(tokens.Authenticate("Bearer secret", "", &failure), nullptr);
+  EXPECT_EQ(tokens.Authenticate("Bearer secret", "", &failure)->producer, "first");
 
   write("second", Sha256Hex("other"));  // a new file renamed over the old: a new inode
-  EXPECT_EQ(tokens.Authenticate("Bearer secret", &failure), nullptr);
-  ASSERT_NE(tokens.Authenticate("Bearer other", &failure), nullptr);
-  EXPECT_EQ(tokens.Authenticate("Bearer other", &failure)->producer, "second");
+  EXPECT_EQ(tokens.Authenticate("Bearer secret", "", &failure), nullptr);
+  ASSERT_NE(tokens.Authenticate("Bearer other", "", &failure), nullptr);
+  EXPECT_EQ(tokens.Authenticate("Bearer other", "", &failure)->producer, "second");
+
+  {
+    std::ofstream(path + ".next") << R"({"producers": {"second": {"token_sha256": ")" + Sha256Hex("other") +
+                                         R"(", "client_cert_cn": "erp.internal"}}})";
+  }
+  ASSERT_EQ(std::rename((path + ".next").c_str(), path.c_str()), 0);
+  ASSERT_NE(tokens.Authenticate("", "erp.internal", &failure), nullptr);
+  EXPECT_EQ(tokens.Authenticate("", "erp.internal", &failure)->producer, "second");
+  EXPECT_EQ(tokens.Authenticate("", "someone.else", &failure), nullptr);
+  EXPECT_EQ(failure, AuthFailure::kMissingToken);
+  EXPECT_EQ(tokens.Authenticate("Bearer secret", "erp.internal", &failure), nullptr) << "a wrong token is refused";
+  EXPECT_EQ(failure, AuthFailure::kUnknownToken);
 
   std::ofstream(path + ".next") << "{ not json";
   ASSERT_EQ(std::rename((path + ".next").c_str(), path.c_str()), 0);
-  ASSERT_NE(tokens.Authenticate("Bearer other", &failure), nullptr) << "a broken file keeps the producers before";
+  ASSERT_NE(tokens.Authenticate("Bearer other", "", &failure), nullptr) << "a broken file keeps the producers before";
 
   EXPECT_THROW(TokenFile(contracts, path), ConfigError);
   EXPECT_THROW(TokenFile(contracts, path + ".missing"), ConfigError);

@@ -1,17 +1,21 @@
 """Who may publish: the producers of the tokens file (`ingest.tokens_file`).
 
-The file is JSON, one entry per producer with the SHA-256 (hex) of its bearer token and,
-optionally, the entities it may publish (left out: every entity):
+The file is JSON, one entry per producer with the SHA-256 (hex) of its bearer token
+and/or the common name of its client certificate (under mutual TLS), and, optionally, the
+entities it may publish (left out: every entity):
 
     {"producers": {
         "orders-app": {"token_sha256": "9f86d0...", "entities": ["orders", "order_items"]},
-        "replay": {"token_sha256": "60303a..."}}}
+        "replay": {"token_sha256": "60303a..."},
+        "erp": {"client_cert_cn": "erp.internal"}}}
 
 (`printf %s "$TOKEN" | sha256sum` gives a token's hash; the tokens themselves are never
 stored.) With a tokens file, every call sends the metadata `authorization: Bearer
-<token>`: a call without it, or with a token no producer has, ends UNAUTHENTICATED before
-any event is read; an event of an entity its producer may not publish is rejected on its
-own, with the reason `permission denied: ...`, its batch-mates go on (as any bad event).
+<token>` or, under mutual TLS, comes with a client certificate whose common name a
+producer has: a call with neither, or with a token no producer has (whatever its
+certificate), ends UNAUTHENTICATED before any event is read; an event of an entity its
+producer may not publish is rejected on its own, with the reason `permission denied:
+...`, its batch-mates go on (as any bad event).
 The `source` header of every event written then names the authenticated producer, not
 what the client put in the event. Without a tokens file, no call is asked for a token.
 
@@ -48,6 +52,19 @@ _PRODUCER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
+class Producers:
+    """The tokens file's producers, by the hex SHA-256 of their token and by the common
+    name of their client certificate."""
+
+    def __init__(self) -> None:
+        self.by_token: dict[str, Grant] = {}
+        self.by_certificate: dict[str, Grant] = {}
+        self.names: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
 class AuthFailure(StrEnum):
     """Why a call was refused UNAUTHENTICATED (the metric's `reason` label)."""
 
@@ -78,9 +95,9 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def parse_tokens(text: bytes) -> dict[str, Grant]:
-    """The tokens file's producers, by the hex SHA-256 of their token. Pure; ValueError
-    naming the entry when the file is not as the module docstring says."""
+def parse_tokens(text: bytes) -> Producers:
+    """The tokens file's producers. Pure; ValueError naming the entry when the file is not
+    as the module docstring says."""
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -88,25 +105,41 @@ def parse_tokens(text: bytes) -> dict[str, Grant]:
     if not isinstance(doc, dict) or set(doc) != {"producers"} or not isinstance(doc["producers"], dict):
         raise ValueError('expected {"producers": {NAME: {"token_sha256": HEX, "entities": [...]}}}')
     known = {e.name: e.topic for e in contracts.entities()}
-    grants: dict[str, Grant] = {}
+    producers = Producers()
     for name, entry in doc["producers"].items():
         where = f"producers.{name}"
         if not _PRODUCER_NAME.fullmatch(name):
             raise ValueError(f"{where}: a producer name is letters, digits, '.', '_' or '-' (up to 128)")
-        if not isinstance(entry, dict) or "token_sha256" not in entry:
-            raise ValueError(f'{where}: expected {{"token_sha256": HEX, "entities": [...]}}')
-        unknown = sorted(set(entry) - {"token_sha256", "entities"})
-        if unknown:
-            raise ValueError(f"{where}: unknown key {unknown[0]} (known: token_sha256, entities)")
-        digest = entry["token_sha256"]
-        if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
+        if not isinstance(entry, dict) or not {"token_sha256", "client_cert_cn"} & set(entry):
             raise ValueError(
-                f"{where}.token_sha256: expected 64 lower-case hex characters (the token's SHA-256)"
+                f'{where}: expected {{"token_sha256": HEX, "entities": [...]}} (or client_cert_cn)'
             )
-        if digest in grants:
-            raise ValueError(f"{where}.token_sha256: the same token as producer {grants[digest].producer}")
-        grants[digest] = Grant(name, _topics(where, entry.get("entities"), known))
-    return grants
+        unknown = sorted(set(entry) - {"token_sha256", "client_cert_cn", "entities"})
+        if unknown:
+            raise ValueError(
+                f"{where}: unknown key {unknown[0]} (known: token_sha256, client_cert_cn, entities)"
+            )
+        grant = Grant(name, _topics(where, entry.get("entities"), known))
+        producers.names.add(name)
+        if "token_sha256" in entry:
+            digest = entry["token_sha256"]
+            if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
+                raise ValueError(
+                    f"{where}.token_sha256: expected 64 lower-case hex characters (the token's SHA-256)"
+                )
+            _add(producers.by_token, digest, grant, f"{where}.token_sha256: the same token")
+        if "client_cert_cn" in entry:
+            cn = entry["client_cert_cn"]
+            if not isinstance(cn, str) or not cn:
+                raise ValueError(f"{where}.client_cert_cn: expected the common name of a client certificate")
+            _add(producers.by_certificate, cn, grant, f"{where}.client_cert_cn: the same certificate")
+    return producers
+
+
+def _add(grants: dict[str, Grant], key: str, grant: Grant, same: str) -> None:
+    if key in grants:
+        raise ValueError(f"{same} as producer {grants[key].producer}")
+    grants[key] = grant
 
 
 def _topics(where: str, entities: Any, known: Mapping[str, str]) -> frozenset[str] | None:
@@ -146,12 +179,18 @@ class TokenFile:
     def __len__(self) -> int:
         return len(self._grants)
 
-    def authenticate(self, metadata: Iterable[tuple[str, str | bytes]]) -> Grant | AuthFailure:
+    def authenticate(
+        self, metadata: Iterable[tuple[str, str | bytes]], certificate_cn: str | None = None
+    ) -> Grant | AuthFailure:
+        """The call's producer: by its bearer token when it sends one, else by the common
+        name of its (verified) client certificate."""
         self._reload_if_changed()
         token = bearer_token(metadata)
-        if token is None:
-            return AuthFailure.MISSING_TOKEN
-        return self._grants.get(token_sha256(token), AuthFailure.UNKNOWN_TOKEN)
+        if token is not None:
+            return self._grants.by_token.get(token_sha256(token), AuthFailure.UNKNOWN_TOKEN)
+        if certificate_cn is not None and certificate_cn in self._grants.by_certificate:
+            return self._grants.by_certificate[certificate_cn]
+        return AuthFailure.MISSING_TOKEN
 
     def _stat(self) -> tuple[int, int, int] | None:
         try:

@@ -218,6 +218,12 @@ class _Call:
         return self.response
 
 
+def _certificate_cn(context: grpc.aio.ServicerContext) -> str | None:
+    """The common name of the call's client certificate (mutual TLS verified it), if any."""
+    names = context.auth_context().get("x509_common_name") or []
+    return names[0].decode(errors="replace") if names else None
+
+
 class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
     def __init__(
         self, builder: RecordBuilder, producer: AsyncProducer, limits: Limits, tokens: TokenFile | None = None
@@ -234,7 +240,7 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
         before a byte of the request is parsed, and pass the grant on."""
         if self.tokens is None:
             return None
-        grant = self.tokens.authenticate(context.invocation_metadata() or ())
+        grant = self.tokens.authenticate(context.invocation_metadata() or (), _certificate_cn(context))
         if isinstance(grant, Grant):
             return grant
         self.counters.auth_refused[grant] += 1

@@ -1,7 +1,8 @@
 """Who may publish, against both servers (`kind` is "twin" or "cpp"; conftest.py): the
 refusal of a plaintext listener beyond loopback, the producers' bearer tokens of the
 tokens file (UNAUTHENTICATED without a known one, `permission denied` per event for an
-entity its producer may not publish, the producer in the source header), the file read
+entity its producer may not publish, the producer in the source header; under mutual TLS
+the client certificate's common name as the producer), the file read
 again without a restart, and the exit statuses of a bad setting (78) and a bad command
 line (2). keystone_nexus.ingest.auth and ingestion_cpp/src/producer_tokens.h say the rules."""
 
@@ -16,11 +17,13 @@ import grpc
 import orjson
 import pytest
 
+from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc
 from keystone_nexus.contracts import entities as contracts
 from keystone_nexus.dev.stack import StackInfo
 from keystone_nexus.errors import ExitStatus, IngestError
 from keystone_nexus.ingest.client import IngestClient
 from tests.integration.conformance.conftest import Launch, order_item, review
+from tests.integration.conformance.test_operations import make_pki
 from tests.integration.conftest import INTEGRATION_PARTITIONS
 from tests.integration.ingestkit import (
     CPP_SERVER,
@@ -204,6 +207,57 @@ def test_a_producer_publishes_its_entities_only_and_as_itself(
     assert metrics['nexus_ingest_events_rejected_total{reason="permission_denied"}'] == 2
     assert metrics['nexus_ingest_auth_rejections_total{reason="permission_denied"}'] == 2
     assert metrics['nexus_ingest_events_rejected_total{reason="invalid"}'] == 0
+    assert server.stop() == 0
+
+
+def test_under_mutual_tls_the_client_certificate_names_its_producer(
+    launch: Launch, tmp_path: Path, stack: StackInfo
+) -> None:
+    pki = make_pki(tmp_path)  # the client certificate's common name: nexus-client
+    producers: dict[str, dict[str, object]] = {
+        "cert-app": {"client_cert_cn": "nexus-client", "entities": ["order_items"]},
+        "items-app": {"token_sha256": sha256(ITEMS_TOKEN)},
+    }
+    settings = {
+        "NEXUS_INGEST__TLS_CERT": str(pki["server.pem"]),
+        "NEXUS_INGEST__TLS_KEY": str(pki["server.key"]),
+        "NEXUS_INGEST__TLS_CLIENT_CA": str(pki["ca.pem"]),
+        "NEXUS_INGEST__TOKENS_FILE": str(write_tokens(tmp_path / "tokens.json", producers)),
+    }
+    server = launch("--metrics-listen", "none", settings=settings)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=pki["ca.pem"].read_bytes(),
+        private_key=pki["client.key"].read_bytes(),
+        certificate_chain=pki["client.pem"].read_bytes(),
+    )
+    item, by_token = order_item(30), review(32)
+    with grpc.secure_channel(server.address, credentials) as channel:
+        publish = ingestion_pb2_grpc.IngestionServiceStub(channel).Publish
+        answer = publish(ingestion_pb2.PublishRequest(events=[item, review(31)]), timeout=30)
+        denied = 'permission denied: producer "cert-app" may not publish reviews'
+        assert [(r.accepted, r.reason) for r in answer.results] == [(True, ""), (False, denied)]
+        bearer = (("authorization", f"Bearer {ITEMS_TOKEN}"),)
+        assert (
+            publish(ingestion_pb2.PublishRequest(events=[by_token]), timeout=30, metadata=bearer).accepted
+            == 1
+        )
+        with pytest.raises(grpc.RpcError) as err:
+            guessed = (("authorization", "Bearer guessed"),)
+            publish(ingestion_pb2.PublishRequest(events=[order_item(33)]), timeout=30, metadata=guessed)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED, (
+            "a wrong token is refused, certificate or not"
+        )
+    reads = read_back(
+        stack.bootstrap_servers,
+        list(contracts.topics()),
+        INTEGRATION_PARTITIONS,
+        lambda r: r.event_id in {item.event_id, by_token.event_id},
+        2,
+    )
+    assert {r.event_id: r.headers["source"] for r in reads} == {
+        item.event_id: b"cert-app",
+        by_token.event_id: b"items-app",
+    }, "a token, when sent, names the producer over the certificate"
     assert server.stop() == 0
 
 

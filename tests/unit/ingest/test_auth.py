@@ -38,14 +38,18 @@ def write(path: Path, text: bytes) -> None:
     staged.replace(path)
 
 
-def test_a_token_is_known_by_its_sha256() -> None:
+def test_a_producer_is_known_by_its_token_sha256_or_its_certificate_name() -> None:
     assert token_sha256("secret") == SECRET_SHA256 == hashlib.sha256(b"secret").hexdigest()
-    grants = parse_tokens(
+    producers = parse_tokens(
         tokens(
             **{"orders-app": {"token_sha256": SECRET_SHA256, "entities": ["orders"]}},
-            everyone={"token_sha256": "a" * 64},
+            everyone={"token_sha256": "a" * 64, "client_cert_cn": "erp.internal"},
+            erp={"client_cert_cn": "erp-2.internal"},
         )
     )
+    assert len(producers) == 3
+    grants = producers.by_token
+    assert producers.by_certificate == {"erp.internal": Grant("everyone"), "erp-2.internal": Grant("erp")}
     orders_app = grants[SECRET_SHA256]
     assert orders_app.producer == "orders-app"
     assert orders_app.allows("olist.orders.v1") and not orders_app.allows("olist.order_items.v1")
@@ -63,6 +67,12 @@ def test_a_token_is_known_by_its_sha256() -> None:
         (tokens(a={"token_sha256": "ABC"}), "producers.a.token_sha256: expected 64 lower-case hex"),
         (tokens(**{"a b": {"token_sha256": SECRET_SHA256}}), "producers.a b: a producer name"),
         (tokens(a={"token_sha256": SECRET_SHA256, "role": 1}), "producers.a: unknown key role"),
+        (tokens(a={"entities": ["orders"]}), "producers.a: expected"),
+        (tokens(a={"client_cert_cn": ""}), "producers.a.client_cert_cn: expected the common name"),
+        (
+            tokens(a={"client_cert_cn": "x"}, b={"client_cert_cn": "x"}),
+            "producers.b.client_cert_cn: the same certificate as producer a",
+        ),
         (
             tokens(a={"token_sha256": SECRET_SHA256, "entities": ["nope"]}),
             "producers.a.entities: unknown entity 'nope'",
@@ -103,6 +113,13 @@ def test_the_file_is_read_again_when_it_changes_and_a_broken_one_keeps_the_last(
     write(path, tokens(second={"token_sha256": token_sha256("other")}))
     assert file.authenticate([("authorization", "Bearer secret")]) is AuthFailure.UNKNOWN_TOKEN
     assert file.authenticate([("authorization", "Bearer other")]) == Grant("second")
+
+    write(path, tokens(second={"token_sha256": token_sha256("other"), "client_cert_cn": "erp.internal"}))
+    assert file.authenticate([], certificate_cn="erp.internal") == Grant("second")
+    assert file.authenticate([], certificate_cn="someone.else") is AuthFailure.MISSING_TOKEN
+    assert (
+        file.authenticate([("authorization", "Bearer secret")], "erp.internal") is AuthFailure.UNKNOWN_TOKEN
+    )
 
     write(path, b"{ not json")
     with caplog.at_level(logging.ERROR, logger="keystone_nexus.ingest"):
