@@ -39,7 +39,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config binutils \
       libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
-      librdkafka-dev nlohmann-json3-dev libjemalloc-dev \
+      librdkafka-dev nlohmann-json3-dev libjemalloc-dev libssl-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY protos ./protos

@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "metrics_http.h"
 #include "notify.h"
+#include "producer_tokens.h"
 #include "record_builder.h"
 #include "schema_ids.h"
 
@@ -47,6 +48,10 @@ constexpr char kServiceName[] = "keystone.olist.v1.IngestionService";
 constexpr int kMinRdkafkaVersion = 0x020200ff;
 constexpr int kStatsIntervalS = 60;
 constexpr int kFlushTimeoutMs = 30000;
+// Exit statuses, as `nexus` (service/keystone_nexus/errors.py ExitStatus): a command line
+// that does not parse, a setting that cannot be used (systemd does not restart either).
+constexpr int kExitUsage = 2;
+constexpr int kExitConfig = 78;  // EX_CONFIG
 // A fixed HTTP/2 window per call, the request bytes the transport takes in ahead of the
 // call's reads; when a stream waits for room (stream_call.h), the client stops there.
 // gRPC's own tuning (BDP probing) grew it to several MB, held per waiting stream: 8-35 MB
@@ -63,6 +68,9 @@ nlohmann::ordered_json Stats(const nexus::IngestionServiceImpl& service, const n
           {"events_rejected_invalid_total", s.rejected_invalid.load()},
           {"events_rejected_queue_full_total", s.rejected_queue_full.load()},
           {"events_rejected_delivery_total", s.rejected_delivery.load()},
+          {"events_rejected_permission_denied_total", s.rejected_permission.load()},
+          {"auth_rejections_missing_token_total", s.auth_missing_token.load()},
+          {"auth_rejections_unknown_token_total", s.auth_unknown_token.load()},
           {"kafka_delivered_total", p.delivered.load()},
           {"kafka_delivery_errors_total", p.delivery_errors.load()},
           {"kafka_queue_depth", producer.QueueLength()}};
@@ -85,7 +93,15 @@ std::vector<nexus::MetricFamily> CollectMetrics(const nexus::IngestionServiceImp
       {nexus::kMetricRejected, "Events answered as rejected, by reason", "counter",
        {{"", "reason=\"invalid\"", value(s.rejected_invalid)},
         {"", "reason=\"queue_full\"", value(s.rejected_queue_full)},
-        {"", "reason=\"delivery\"", value(s.rejected_delivery)}}},
+        {"", "reason=\"delivery\"", value(s.rejected_delivery)},
+        {"", "reason=\"permission_denied\"", value(s.rejected_permission)}}},
+      {nexus::kMetricAuthRejections,
+       "Calls refused UNAUTHENTICATED (missing_token, unknown_token) and events of an entity their producer may not "
+       "publish (permission_denied)",
+       "counter",
+       {{"", "reason=\"missing_token\"", value(s.auth_missing_token)},
+        {"", "reason=\"unknown_token\"", value(s.auth_unknown_token)},
+        {"", "reason=\"permission_denied\"", value(s.rejected_permission)}}},
       {nexus::kMetricProduced, "Messages Kafka acknowledged (delivery reports without error)", "counter",
        {{"", "", value(p.delivered)}}},
       {nexus::kMetricDeliveryErrors, "Delivery reports with an error", "counter",
@@ -98,7 +114,7 @@ std::vector<nexus::MetricFamily> CollectMetrics(const nexus::IngestionServiceImp
 
 std::string ReadFile(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(std::string("cannot read ") + what + " " + path);
+  if (!in) throw nexus::ConfigError(std::string("cannot read ") + what + " " + path);
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
@@ -122,12 +138,14 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::st
   const std::vector<nexus::Uuid> schema_ids =
       nexus::SchemaIdsForEntities(contracts, nexus::LoadSchemaIds(config.schema_ids_path));
   const nexus::RecordBuilder builder(contracts, schema_ids);
+  std::unique_ptr<nexus::TokenFile> tokens;
+  if (!config.tokens_file.empty()) tokens = std::make_unique<nexus::TokenFile>(contracts, config.tokens_file);
   auto producer = std::make_unique<nexus::KafkaProducer>(nexus::ProducerProperties(config), contracts);
   std::unique_ptr<nexus::BuildPool> pool;
   if (config.build_threads > 0) pool = std::make_unique<nexus::BuildPool>(builder, config.build_threads);
   nexus::IngestionServiceImpl service(
       builder, *producer, {config.max_batch_events, config.queue_full_timeout_ms, config.max_stream_rejections},
-      pool.get());
+      pool.get(), tokens.get());
 
   std::unique_ptr<nexus::MetricsHttpServer> metrics;
   if (config.metrics_listen != "none") {
@@ -165,6 +183,7 @@ int Run(const nexus::Config& config, const sigset_t& stop_signals, const std::st
   Log(LogLevel::kInfo, "serving",
       {{"listen", config.listen}, {"port", port}, {"metrics_port", metrics ? metrics->port() : 0},
        {"tls", config.tls_cert.empty() ? "off" : config.tls_client_ca.empty() ? "tls" : "mutual"},
+       {"auth", tokens ? "tokens (" + std::to_string(tokens->size()) + " producers)" : std::string("off")},
        {"brokers", config.brokers},
        {"schema_ids", config.schema_ids_path}, {"entities", contracts.entities().size()},
 #ifdef NEXUS_HAVE_REFLECTION
@@ -234,9 +253,12 @@ int main(int argc, char** argv) {
     config = nexus::ParseConfig(std::vector<std::string>(argv + 1, argv + argc), [](const char* name) {
       return static_cast<const char*>(std::getenv(name));
     });
+  } catch (const nexus::UsageError& e) {
+    std::cerr << argv[0] << ": " << e.what() << "\n";
+    return kExitUsage;
   } catch (const nexus::ConfigError& e) {
     std::cerr << argv[0] << ": " << e.what() << "\n";
-    return 2;
+    return kExitConfig;
   }
   if (config.help) {
     std::cout << nexus::Usage(argv[0]);
@@ -264,6 +286,9 @@ int main(int argc, char** argv) {
     long long watchdog = watchdog_usec != nullptr ? std::atoll(watchdog_usec) : 0;
     if (watchdog_pid != nullptr && std::atoll(watchdog_pid) != static_cast<long long>(getpid())) watchdog = 0;
     return Run(config, stop_signals, notify_socket != nullptr ? notify_socket : "", watchdog);
+  } catch (const nexus::ConfigError& e) {  // a setting found unusable at start (a file it names)
+    Log(LogLevel::kError, "startup_failed", {{"error", e.what()}});
+    return kExitConfig;
   } catch (const std::exception& e) {
     Log(LogLevel::kError, "startup_failed", {{"error", e.what()}});
     return 1;

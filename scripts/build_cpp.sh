@@ -27,7 +27,7 @@ done
 PACKAGES=(
   build-essential cmake pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  nlohmann-json3-dev libgtest-dev librdkafka-dev libjemalloc-dev
+  nlohmann-json3-dev libgtest-dev librdkafka-dev libjemalloc-dev libssl-dev
 )
 
 missing=()

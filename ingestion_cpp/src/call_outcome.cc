@@ -15,6 +15,7 @@ grpc::Status FinishCall(ServiceCounters& c, const EventQueuer& queuer, const cha
   c.rejected_invalid.fetch_add(queuer.invalid, std::memory_order_relaxed);
   c.rejected_queue_full.fetch_add(queuer.queue_full, std::memory_order_relaxed);
   c.rejected_delivery.fetch_add(queuer.delivery_failed, std::memory_order_relaxed);
+  c.rejected_permission.fetch_add(queuer.forbidden, std::memory_order_relaxed);
   if (response.rejected() > 0) {
     std::string first;
     for (const v1::EventResult& r : response.results()) {
@@ -29,6 +30,7 @@ grpc::Status FinishCall(ServiceCounters& c, const EventQueuer& queuer, const cha
                                      {"invalid", queuer.invalid},
                                      {"queue_full", queuer.queue_full},
                                      {"delivery_failed", queuer.delivery_failed},
+                                     {"permission_denied", queuer.forbidden},
                                      {"first_reason", first}};
     for (auto& [key, value] : extra.items()) fields[key] = value;
     Log(LogLevel::kInfo, "publish_rejected", std::move(fields));

@@ -27,6 +27,9 @@ struct ServiceCounters {
   std::atomic<uint64_t> rejected_invalid{0};
   std::atomic<uint64_t> rejected_queue_full{0};
   std::atomic<uint64_t> rejected_delivery{0};
+  std::atomic<uint64_t> rejected_permission{0};  // events of an entity their producer may not publish
+  std::atomic<uint64_t> auth_missing_token{0};   // calls refused UNAUTHENTICATED: no bearer token
+  std::atomic<uint64_t> auth_unknown_token{0};   // ... a token no producer has
   LatencyHistogram publish_latency;  // a Publish call, from its start to its answer
   LatencyHistogram stream_latency;   // a PublishStream call, from its start to its answer
 };

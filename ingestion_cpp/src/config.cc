@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <arpa/inet.h>
+
 #include <set>
 
 namespace nexus {
@@ -12,13 +14,18 @@ struct Flag {
 };
 
 const Flag kFlags[] = {
-    {"--listen", "NEXUS_INGEST__LISTEN", "HOST:PORT to serve gRPC on (default 0.0.0.0:50051)"},
+    {"--listen", "NEXUS_INGEST__LISTEN",
+     "HOST:PORT to serve gRPC on (default 127.0.0.1:50051); not loopback: needs TLS or --allow-insecure"},
     {"--metrics-listen", "NEXUS_INGEST__METRICS_LISTEN",
      "HOST:PORT of the Prometheus /metrics endpoint, or none (default 127.0.0.1:9464)"},
     {"--tls-cert", "NEXUS_INGEST__TLS_CERT", "PEM certificate (chain) for TLS on the gRPC listener"},
     {"--tls-key", "NEXUS_INGEST__TLS_KEY", "PEM private key of --tls-cert"},
     {"--tls-client-ca", "NEXUS_INGEST__TLS_CLIENT_CA",
      "PEM CA bundle; clients must present a certificate it signed (mutual TLS; needs --tls-cert)"},
+    {"--allow-insecure", "NEXUS_INGEST__ALLOW_INSECURE",
+     "true: serve plaintext on an address other than loopback (the flag alone means true)"},
+    {"--tokens-file", "NEXUS_INGEST__TOKENS_FILE",
+     "JSON of the producers who may publish and their tokens' SHA-256; calls then need a bearer token"},
     {"--brokers", "NEXUS_KAFKA__BOOTSTRAP_SERVERS", "Kafka brokers HOST:PORT[,...] (default 127.0.0.1:9092)"},
     {"--schema-ids", "NEXUS_INGEST__SCHEMA_IDS", "JSON file from `nexus schemas sync --ids-out` (required)"},
     {"--client-id", "NEXUS_INGEST__CLIENT_ID", "Kafka client.id (default keystone-nexus-ingest)"},
@@ -78,6 +85,12 @@ void CheckHostPorts(const std::string& flag, const std::string& value) {
   }
 }
 
+bool ParseBool(const std::string& flag, const std::string& value) {
+  if (value == "true" || value == "1" || value == "yes" || value == "on") return true;
+  if (value == "false" || value == "0" || value == "no" || value == "off") return false;
+  throw ConfigError(flag + ": expected true or false, got \"" + value + "\"");
+}
+
 void Apply(Config* c, const std::string& flag, const std::string& value) {
   if (flag == "--listen") {
     CheckHostPorts(flag, value);
@@ -92,6 +105,10 @@ void Apply(Config* c, const std::string& flag, const std::string& value) {
     c->tls_key = value;
   } else if (flag == "--tls-client-ca") {
     c->tls_client_ca = value;
+  } else if (flag == "--allow-insecure") {
+    c->allow_insecure = ParseBool(flag, value);
+  } else if (flag == "--tokens-file") {
+    c->tokens_file = value;
   } else if (flag == "--brokers") {
     CheckHostPorts(flag, value);
     c->brokers = value;
@@ -135,7 +152,7 @@ void Apply(Config* c, const std::string& flag, const std::string& value) {
 void AddOverride(Config* c, const std::string& kv) {
   const size_t eq = kv.find('=');
   if (eq == std::string::npos || eq == 0) {
-    throw ConfigError("-X: expected key=value (a librdkafka property), got \"" + kv + "\"");
+    throw UsageError("-X: expected key=value (a librdkafka property), got \"" + kv + "\"");
   }
   c->overrides.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
 }
@@ -166,7 +183,7 @@ Config ParseConfig(const std::vector<std::string>& args, const Getenv& getenv) {
       continue;
     }
     if (arg == "-X") {
-      if (i + 1 >= args.size()) throw ConfigError("-X: expected key=value after it");
+      if (i + 1 >= args.size()) throw UsageError("-X: expected key=value after it");
       AddOverride(&config, args[++i]);
       continue;
     }
@@ -185,9 +202,13 @@ Config ParseConfig(const std::vector<std::string>& args, const Getenv& getenv) {
     }
     bool known = false;
     for (const Flag& flag : kFlags) known = known || name == flag.name;
-    if (!known) throw ConfigError("unknown argument \"" + arg + "\"; see --help");
+    if (!known) throw UsageError("unknown argument \"" + arg + "\"; see --help");
+    if (name == "--allow-insecure" && !has_value) {
+      value = "true";
+      has_value = true;
+    }
     if (!has_value) {
-      if (i + 1 >= args.size()) throw ConfigError(name + ": expected a value after it");
+      if (i + 1 >= args.size()) throw UsageError(name + ": expected a value after it");
       value = args[++i];
     }
     Apply(&config, name, value);
@@ -198,12 +219,30 @@ Config ParseConfig(const std::vector<std::string>& args, const Getenv& getenv) {
   if (!config.tls_client_ca.empty() && config.tls_cert.empty()) {
     throw ConfigError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS first)");
   }
+  if (config.tls_cert.empty() && !config.allow_insecure && !IsLoopback(config.listen) && !config.help &&
+      !config.version) {
+    throw ConfigError("ingest.listen " + config.listen +
+                      " is not a loopback address and has no TLS, so anyone who reaches it can read and publish: "
+                      "set tls_cert and tls_key (NEXUS_INGEST__TLS_CERT, NEXUS_INGEST__TLS_KEY), listen on "
+                      "127.0.0.1, or set ingest.allow_insecure (NEXUS_INGEST__ALLOW_INSECURE=true, "
+                      "--allow-insecure) to serve plaintext all the same");
+  }
   if (config.schema_ids_path.empty() && !config.help && !config.version) {
     throw ConfigError(
         "--schema-ids FILE is required (or NEXUS_INGEST__SCHEMA_IDS); "
         "write it with: nexus schemas sync --ids-out FILE");
   }
   return config;
+}
+
+bool IsLoopback(const std::string& host_port) {
+  std::string host = host_port.substr(0, host_port.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return inet_pton(AF_INET6, host.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 KafkaProperties ProducerProperties(const Config& c) {

@@ -11,21 +11,34 @@
 
 namespace nexus {
 
-// A bad flag or setting; the message names it and says what is expected.
+// A bad setting (flag or environment); the message names it and says what is expected.
+// The server exits 78 (EX_CONFIG, as the Python side's ExitStatus.CONFIG).
 class ConfigError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
 
+// A command line that does not parse (an unknown argument, a flag without its value):
+// the server exits 2, as `nexus` on a usage error.
+class UsageError : public ConfigError {
+ public:
+  using ConfigError::ConfigError;
+};
+
+// Whether HOST:PORT names a loopback address (127.0.0.0/8, [::1], localhost).
+bool IsLoopback(const std::string& host_port);
+
 using KafkaProperties = std::vector<std::pair<std::string, std::string>>;
 
 struct Config {
-  std::string listen = "0.0.0.0:50051";
+  std::string listen = "127.0.0.1:50051";  // not loopback: needs TLS or allow_insecure
   std::string metrics_listen = "127.0.0.1:9464";  // "none": no metrics endpoint
   bool metrics_listen_set = false;  // given by flag or environment (else the default above)
   std::string tls_cert;       // PEM certificate chain of the gRPC listener; empty: plaintext
   std::string tls_key;        // its PEM private key
   std::string tls_client_ca;  // PEM CA bundle: require and verify client certificates (mTLS)
+  bool allow_insecure = false;  // plaintext on an address other than loopback
+  std::string tokens_file;      // the producers who may publish (producer_tokens.h); empty: anyone
   std::string brokers = "127.0.0.1:9092";
   std::string schema_ids_path;
   std::string client_id = "keystone-nexus-ingest";

@@ -19,14 +19,15 @@ void Reject(v1::EventResult* result, const std::string& reason) {
 }
 
 rd_kafka_resp_err_t EventQueuer::Produce(const KafkaRecord& record, const v1::Event& event, DeliverySlot* slot) {
-  rd_kafka_resp_err_t err = producer_.Produce(record, event.event_id(), event.source(), slot);
+  const std::string& source = grant_ != nullptr ? grant_->producer : event.source();
+  rd_kafka_resp_err_t err = producer_.Produce(record, event.event_id(), source, slot);
   if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return err;
   const auto started = Clock::now();
   const auto deadline = started + queue_full_timeout_;
   auto now = started;
   while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && now < deadline) {
     producer_.Poll(1);
-    err = producer_.Produce(record, event.event_id(), event.source(), slot);
+    err = producer_.Produce(record, event.event_id(), source, slot);
     now = Clock::now();
   }
   queue_full_wait += now - started;

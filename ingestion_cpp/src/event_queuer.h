@@ -3,7 +3,9 @@
 // not queued. Backpressure lives here: when the producer queue is full an event waits
 // (serving delivery reports) for up to queue_full_timeout_ms; after that it and every
 // later event of the call are rejected as resource exhausted, instead of buffering
-// without bound.
+// without bound. With a Grant (the call's authenticated producer, producer_tokens.h), an
+// event of an entity the producer may not publish is rejected, and the source header of
+// every event queued names the producer.
 #pragma once
 
 #include <chrono>
@@ -14,6 +16,7 @@
 #include "build_pool.h"
 #include "delivery.h"
 #include "producer.h"
+#include "producer_tokens.h"
 #include "record_builder.h"
 
 namespace nexus {
@@ -28,8 +31,10 @@ class EventQueuer {
  public:
   using Clock = std::chrono::steady_clock;
 
-  EventQueuer(const RecordBuilder& builder, Producer& producer, int queue_full_timeout_ms)
-      : builder_(builder), producer_(producer), queue_full_timeout_(queue_full_timeout_ms) {}
+  // `grant` (may be null: no tokens file) must outlive the queuer.
+  EventQueuer(const RecordBuilder& builder, Producer& producer, int queue_full_timeout_ms,
+              const Grant* grant = nullptr)
+      : builder_(builder), producer_(producer), queue_full_timeout_(queue_full_timeout_ms), grant_(grant) {}
 
   // Queues every valid event of `request` into `batch` (Reset for the request's size);
   // calls on_reject(i, reason) for each event i that is not queued. The records come
@@ -62,6 +67,11 @@ class EventQueuer {
           continue;
         }
       }
+      if (grant_ != nullptr && !grant_->Allows(*record->entity)) {
+        on_reject(index, grant_->Refusal(*record->entity));
+        ++forbidden;
+        continue;
+      }
       DeliverySlot* slot = batch->Add(index, record->entity);
       const rd_kafka_resp_err_t err = Produce(*record, event, slot);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) continue;
@@ -82,6 +92,7 @@ class EventQueuer {
 
   uint32_t invalid = 0;
   uint32_t queue_full = 0;
+  uint32_t forbidden = 0;  // of an entity the call's producer may not publish
   uint32_t delivery_failed = 0;  // not queued, or a failed delivery report (counted by the caller)
   Clock::duration queue_full_wait{};  // time spent waiting for room in the producer queue
 
@@ -93,6 +104,7 @@ class EventQueuer {
   const RecordBuilder& builder_;
   Producer& producer_;
   std::chrono::milliseconds queue_full_timeout_;
+  const Grant* grant_;
   KafkaRecord record_;  // built here when there is no BuiltMessage; reused
   bool exhausted_ = false;
 };

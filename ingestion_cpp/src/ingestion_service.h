@@ -14,7 +14,13 @@
 // with status RESOURCE_EXHAUSTED (safe to retry whole); otherwise the call is OK and
 // the per-event reasons say which events to send again. A stream that waits also stops
 // reading, which slows the client through gRPC flow control.
+//
+// Who may publish: with a TokenFile, a call without a known bearer token ends
+// UNAUTHENTICATED before a byte of it is parsed, and its events are published as its
+// producer (producer_tokens.h).
 #pragma once
+
+#include <memory>
 
 #include <grpcpp/grpcpp.h>
 
@@ -23,6 +29,7 @@
 #include "call_outcome.h"
 #include "call_workers.h"
 #include "producer.h"
+#include "producer_tokens.h"
 #include "record_builder.h"
 
 namespace nexus {
@@ -35,8 +42,9 @@ using IngestionServiceBase = keystone::olist::v1::IngestionService::WithRawCallb
 class IngestionServiceImpl final : public IngestionServiceBase {
  public:
   // `pool` (optional) builds stream messages ahead on its threads; else the call's thread builds.
+  // `tokens` (optional): the producers who may publish; without it, anyone may.
   IngestionServiceImpl(const RecordBuilder& builder, Producer& producer, ServiceLimits limits,
-                       BuildPool* pool = nullptr);
+                       BuildPool* pool = nullptr, TokenFile* tokens = nullptr);
 
   // Served from the raw request, parsed by AnswerPublish (publish_call.h), on CallWorkers:
   // the generated typed handler answers bytes that do not parse INTERNAL, with no details.
@@ -51,10 +59,16 @@ class IngestionServiceImpl final : public IngestionServiceBase {
   const ServiceCounters& counters() const { return counters_; }
 
  private:
+  // False, with the status to end the call with, when the call may not publish; else
+  // `grant` is its producer (null without a TokenFile).
+  bool Authenticate(grpc::CallbackServerContext* context, std::shared_ptr<const Grant>* grant,
+                    grpc::Status* refused);
+
   const RecordBuilder& builder_;
   Producer& producer_;
   ServiceLimits limits_;
   BuildPool* pool_;
+  TokenFile* tokens_;
   ServiceCounters counters_;
   CallWorkers workers_;  // last: destroyed (joined) first, while the rest is still there
 };

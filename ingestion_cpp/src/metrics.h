@@ -21,6 +21,8 @@ constexpr char kMetricProduced[] = "nexus_ingest_kafka_produced_total";
 constexpr char kMetricDeliveryErrors[] = "nexus_ingest_kafka_delivery_errors_total";
 constexpr char kMetricQueueDepth[] = "nexus_ingest_kafka_queue_messages";
 constexpr char kMetricLatency[] = "nexus_ingest_request_duration_seconds";
+// {reason="missing_token"|"unknown_token"}: calls refused UNAUTHENTICATED; "permission_denied": events.
+constexpr char kMetricAuthRejections[] = "nexus_ingest_auth_rejections_total";
 
 struct MetricSample {
   std::string suffix;  // appended to the family name: "", "_bucket", "_sum", "_count"

@@ -28,7 +28,7 @@ bool Parse(const grpc::ByteBuffer& raw, v1::PublishRequest* request) {
 
 grpc::Status AnswerPublish(const RecordBuilder& builder, Producer& producer, const ServiceLimits& limits,
                            ServiceCounters& counters, const grpc::ByteBuffer& raw_request,
-                           grpc::ByteBuffer* raw_response) {
+                           grpc::ByteBuffer* raw_response, const Grant* grant) {
   const auto started = Clock::now();
   v1::PublishRequest request;
   if (!Parse(raw_request, &request)) {
@@ -51,7 +51,7 @@ grpc::Status AnswerPublish(const RecordBuilder& builder, Producer& producer, con
   DeliveryTracker tracker;
   DeliveryBatch batch;
   batch.Reset(&tracker, static_cast<size_t>(n));
-  EventQueuer queuer(builder, producer, limits.queue_full_timeout_ms);
+  EventQueuer queuer(builder, producer, limits.queue_full_timeout_ms, grant);
   queuer.QueueAll(request, &batch,
                   [&](uint32_t i, const std::string& reason) { Reject(results->Mutable(static_cast<int>(i)), reason); });
   tracker.Wait();

@@ -20,8 +20,10 @@ namespace nexus {
 // What a Publish request that does not parse is answered (the twin says the same).
 constexpr const char* kMalformedPublish = "the request is not a valid PublishRequest; nothing was processed";
 
-// The call's status; when OK, `response` holds the serialized PublishResponse.
+// The call's status; when OK, `response` holds the serialized PublishResponse. `grant`:
+// the call's authenticated producer (null without a tokens file; event_queuer.h).
 grpc::Status AnswerPublish(const RecordBuilder& builder, Producer& producer, const ServiceLimits& limits,
-                           ServiceCounters& counters, const grpc::ByteBuffer& request, grpc::ByteBuffer* response);
+                           ServiceCounters& counters, const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
+                           const Grant* grant = nullptr);
 
 }  // namespace nexus

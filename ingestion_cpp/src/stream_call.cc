@@ -50,12 +50,12 @@ class StreamMessage {
 };
 
 StreamCall::StreamCall(const RecordBuilder& builder, Producer& producer, const ServiceLimits& limits,
-                       BuildPool* pool, ServiceCounters& counters)
+                       BuildPool* pool, ServiceCounters& counters, const Grant* grant)
     : limits_(limits),
       pool_(pool),
       counters_(counters),
       producer_(producer),
-      queuer_(builder, producer, limits.queue_full_timeout_ms) {
+      queuer_(builder, producer, limits.queue_full_timeout_ms, grant) {
   counters_.calls_stream.fetch_add(1, std::memory_order_relaxed);
 }
 

@@ -54,9 +54,10 @@ class StreamCall {
   static constexpr size_t kBuildAhead = 2;
 
   // `pool` (optional) builds messages ahead on its threads; else Add() builds them.
+  // `grant`: the call's authenticated producer (null without a tokens file; event_queuer.h).
   // Everything given must outlive the call.
   StreamCall(const RecordBuilder& builder, Producer& producer, const ServiceLimits& limits, BuildPool* pool,
-             ServiceCounters& counters);
+             ServiceCounters& counters, const Grant* grant = nullptr);
   ~StreamCall();
   StreamCall(const StreamCall&) = delete;
   StreamCall& operator=(const StreamCall&) = delete;

@@ -98,5 +98,44 @@ TEST(Config, StreamAndMetricsSettings) {
 
 TEST(Config, HelpNeedsNoSchemaIds) { EXPECT_TRUE(ParseConfig({"--help"}, Env({})).help); }
 
+TEST(Config, PlaintextOnlyOnLoopbackUnlessAllowedInsecure) {
+  EXPECT_EQ(ParseConfig({"--schema-ids", "f"}, Env({})).listen, "127.0.0.1:50051");
+  try {
+    ParseConfig({"--schema-ids", "f", "--listen", "0.0.0.0:50051"}, Env({}));
+    ADD_FAILURE() << "a plaintext listener on every address was accepted";
+  } catch (const UsageError&) {
+    ADD_FAILURE() << "a setting, not a usage error";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("NEXUS_INGEST__ALLOW_INSECURE"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(ParseConfig({"--schema-ids", "f", "--listen", "0.0.0.0:1", "--allow-insecure"}, Env({})).allow_insecure);
+  EXPECT_TRUE(ParseConfig({"--schema-ids", "f"}, Env({{"NEXUS_INGEST__LISTEN", "[::]:1"},
+                                                      {"NEXUS_INGEST__ALLOW_INSECURE", "true"}}))
+                  .allow_insecure);
+  EXPECT_EQ(ParseConfig({"--schema-ids", "f", "--listen", "0.0.0.0:1", "--tls-cert", "c", "--tls-key", "k"}, Env({}))
+                .listen,
+            "0.0.0.0:1");
+  EXPECT_THROW(ParseConfig({"--schema-ids", "f", "--allow-insecure=maybe"}, Env({})), ConfigError);
+}
+
+TEST(Config, LoopbackAddresses) {
+  for (const char* yes : {"127.0.0.1:1", "127.8.9.10:0", "localhost:50051", "[::1]:1"}) EXPECT_TRUE(IsLoopback(yes)) << yes;
+  for (const char* no : {"0.0.0.0:1", "[::]:1", "10.0.0.1:1", "ingest.internal:1", "128.0.0.1:1"}) {
+    EXPECT_FALSE(IsLoopback(no)) << no;
+  }
+}
+
+TEST(Config, CommandLineMistakesAreUsageErrorsAndBadValuesAreNot) {
+  EXPECT_THROW(ParseConfig({"--schema-ids", "f", "--bogus"}, Env({})), UsageError);
+  EXPECT_THROW(ParseConfig({"--schema-ids"}, Env({})), UsageError);
+  try {
+    ParseConfig({"--schema-ids", "f", "--max-batch-events", "0"}, Env({}));
+    ADD_FAILURE() << "no error";
+  } catch (const UsageError&) {
+    ADD_FAILURE() << "a bad value is a configuration error (exit 78), not a usage error (exit 2)";
+  } catch (const ConfigError&) {
+  }
+}
+
 }  // namespace
 }  // namespace nexus

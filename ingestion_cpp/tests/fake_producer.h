@@ -7,6 +7,7 @@
 #include <deque>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "producer.h"
 
@@ -14,9 +15,10 @@ namespace nexus::testing {
 
 class FakeProducer final : public Producer {
  public:
-  rd_kafka_resp_err_t Produce(const KafkaRecord& record, const std::string& event_id, const std::string&,
+  rd_kafka_resp_err_t Produce(const KafkaRecord& record, const std::string& event_id, const std::string& source,
                               DeliverySlot* slot) override {
     ++produce_calls;
+    sources.push_back(source);
     if (not_queued.count(event_id) != 0) return RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
     if (queued_.size() >= capacity) return RD_KAFKA_RESP_ERR__QUEUE_FULL;
     queued_.push_back({slot, event_id, record.entity->topic});
@@ -58,6 +60,7 @@ class FakeProducer final : public Producer {
   size_t max_queued = 0;
   int64_t next_offset = 0;
   std::deque<std::string> topics;  // of the delivered records, in order
+  std::vector<std::string> sources;  // the source header of every record offered, in order
 
  private:
   struct Queued {

@@ -225,7 +225,11 @@ class DashboardSettings(_Section):
 class IngestSettings(_Section):
     """The gRPC ingestion servers' settings (the C++ server reads the same variables)."""
 
-    listen: str = Field("0.0.0.0:50051", description="HOST:PORT the ingestion server serves gRPC on")
+    listen: str = Field(
+        "127.0.0.1:50051",
+        description="HOST:PORT the ingestion server serves gRPC on; an address other than loopback "
+        "needs TLS (tls_cert, tls_key) or allow_insecure",
+    )
     schema_ids: Path | None = Field(None, description="JSON from `nexus schemas sync --ids-out`")
     client_id: str = "keystone-nexus-ingest"
     compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "none"
@@ -243,6 +247,18 @@ class IngestSettings(_Section):
     tls_cert: Path | None = Field(None, description="PEM certificate (chain) for TLS on the gRPC listener")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     tls_client_ca: Path | None = Field(None, description="PEM CA bundle: require client certificates (mTLS)")
+    allow_insecure: bool = Field(
+        False,
+        description="Serve plaintext on an address other than loopback (anyone on the network can read it)",
+    )
+    tokens_file: Path | None = Field(
+        None,
+        description="JSON of the producers who may publish: {producers: {NAME: {token_sha256, entities}}}; "
+        "set: every call needs `authorization: Bearer <token>` (re-read when it changes)",
+    )
+    token: SecretStr | None = Field(
+        None, description="Client side (`nexus replay --via`): the bearer token sent to the ingestion server"
+    )
     shutdown_grace_s: float = Field(30.0, ge=0)
     log_level: LogLevel = Field("info", description="Level of the servers' JSON log")
 

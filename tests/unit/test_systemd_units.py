@@ -94,7 +94,11 @@ def test_the_ingestion_unit_speaks_notify_and_outlasts_the_shutdown_grace() -> N
     text = INGEST_UNIT.read_text()
     assert "Type=notify" in text and "Restart=on-failure" in text and "User=keystone-ingest" in text
     assert "WatchdogSec=" in text
-    assert _restart_prevented(text) == {2}, "the C++ server exits 2 on a bad setting"
+    assert _restart_prevented(text) == {ExitStatus.USAGE, ExitStatus.CONFIG}, (
+        "the C++ server (and `nexus secrets exec` before it) exits 78 on a bad setting and 2 on a bad "
+        "command line, as `nexus`"
+    )
+    assert "NEXUS_INGEST__LISTEN=0.0.0.0:50051" in text and "NEXUS_INGEST__TLS_CERT" in text
     (start,) = re.findall(r"^ExecStart=(.*)$", text, re.M)
     assert start.split()[1:4] == ["secrets", "exec", "--"], "its secret references are resolved first"
     stop = int(re.search(r"TimeoutStopSec=(\d+)", text).group(1))  # type: ignore[union-attr]

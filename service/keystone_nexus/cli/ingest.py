@@ -33,6 +33,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     serve.add_argument("--max-batch-events", type=at_least_one, help="default NEXUS_INGEST__MAX_BATCH_EVENTS")
     serve.add_argument(
+        "--tokens-file",
+        type=existing_file,
+        metavar="FILE",
+        help="the producers who may publish and their tokens' SHA-256 (default NEXUS_INGEST__TOKENS_FILE)",
+    )
+    serve.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        default=None,
+        help="serve plaintext on an address other than loopback (default NEXUS_INGEST__ALLOW_INSECURE)",
+    )
+    serve.add_argument(
         "-X", action="append", default=[], type=_property, metavar="KEY=VALUE", help="librdkafka property"
     )
     serve.set_defaults(func=cmd_ingest_serve)
@@ -67,6 +79,8 @@ def cmd_ingest_serve(args: argparse.Namespace) -> int:
                 "metrics_listen": args.metrics_listen,
                 "schema_ids": args.schema_ids,
                 "max_batch_events": args.max_batch_events,
+                "tokens_file": args.tokens_file,
+                "allow_insecure": args.allow_insecure,
             }.items()
             if v is not None
         }

@@ -29,7 +29,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     rep.add_argument("--no-progress", action="store_true")
     rep.add_argument("--source", default="olist-replay", help="the events' source header")
     rep.add_argument(
-        "--via", type=grpc_target, metavar="grpc://HOST:PORT", help="send through an ingestion server instead"
+        "--via",
+        type=grpc_target,
+        metavar="grpc://HOST:PORT",
+        help="send through an ingestion server instead (with the bearer token NEXUS_INGEST__TOKEN, if set)",
     )
     rep.add_argument("--batch", type=at_least_one, default=500, help="events per request with --via")
     rep.add_argument("--stream", action="store_true", help="with --via: PublishStream instead of Publish")
@@ -109,9 +112,10 @@ def _replay_via(args: argparse.Namespace) -> int:
     from keystone_nexus.replay.via_grpc import replay_via
 
     names = args.entities.split(",") if args.entities else None
+    token = resolved_settings(args).ingest.token
     rejects = args.rejects.open("wb") if args.rejects else None
     try:
-        with IngestClient(args.via) as client:
+        with IngestClient(args.via, token=token.get_secret_value() if token else None) as client:
             client.wait_ready()
             report = replay_via(
                 args.source_dir,

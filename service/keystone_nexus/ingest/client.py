@@ -10,7 +10,8 @@
 one result per rejected event, indexed across the whole stream (an event not listed was
 accepted); a server may answer a stream early, for its first `accepted + rejected`
 events (`covered`), and the rest is to be sent again. A call refused as a whole raises
-IngestError (`retriable` says whether sending it again later can help).
+IngestError (`retriable` says whether sending it again later can help); a server with a
+tokens file wants the producer's `token` (UNAUTHENTICATED without it).
 
 `start_publish(body)` and `start_publish_stream(bodies)` send PublishRequests already
 serialized (contracts.proto_batch writes them from columns) and return at once with a
@@ -97,9 +98,12 @@ class PendingPublish:
 class IngestClient:
     """One channel to an ingestion server; thread-safe, close it when done."""
 
-    def __init__(self, url: str, *, timeout_s: float = 600.0) -> None:
+    def __init__(self, url: str, *, timeout_s: float = 600.0, token: str | None = None) -> None:
+        """`token`: the producer's bearer token, sent with every call (`authorization:
+        Bearer <token>`) to a server with a tokens file."""
         self.address = parse_target(url)
         self.timeout_s = timeout_s
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
         # A stream's one answer grows with its events (~74 bytes each).
         options = [("grpc.max_receive_message_length", -1), ("grpc.max_send_message_length", -1)]
         self._channel = grpc.insecure_channel(self.address, options=options)
@@ -129,7 +133,9 @@ class IngestClient:
     def publish(self, events: Sequence[olist_pb2.Event]) -> PublishResult:
         """Publish one batch; answered once every event is in Kafka or rejected."""
         try:
-            response = self._stub.Publish(ingestion_pb2.PublishRequest(events=events), timeout=self.timeout_s)
+            response = self._stub.Publish(
+                ingestion_pb2.PublishRequest(events=events), timeout=self.timeout_s, metadata=self._metadata
+            )
         except grpc.RpcError as exc:
             raise _error(exc) from None
         return PublishResult.of(response)
@@ -143,18 +149,20 @@ class IngestClient:
                 yield ingestion_pb2.PublishRequest(events=batch)
 
         try:
-            response = self._stub.PublishStream(requests(), timeout=self.timeout_s)
+            response = self._stub.PublishStream(requests(), timeout=self.timeout_s, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise _error(exc) from None
         return PublishResult.of(response)
 
     def start_publish(self, body: bytes) -> PendingPublish:
         """Publish one serialized PublishRequest; the answer comes with `result()`."""
-        return PendingPublish(self._publish_raw.future(body, timeout=self.timeout_s))
+        return PendingPublish(self._publish_raw.future(body, timeout=self.timeout_s, metadata=self._metadata))
 
     def start_publish_stream(self, bodies: Iterable[bytes]) -> PendingPublish:
         """Publish a stream of serialized PublishRequests; the answer comes with `result()`."""
-        return PendingPublish(self._stream_raw.future(iter(bodies), timeout=self.timeout_s))
+        return PendingPublish(
+            self._stream_raw.future(iter(bodies), timeout=self.timeout_s, metadata=self._metadata)
+        )
 
 
 def _error(exc: grpc.RpcError) -> IngestError:

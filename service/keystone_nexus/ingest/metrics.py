@@ -27,6 +27,7 @@ from keystone_nexus.ingest.producer import AsyncProducer
 from keystone_nexus.ingest.service import Counters
 from keystone_nexus.ops.metrics import (
     INGEST_ACCEPTED,
+    INGEST_AUTH_REJECTIONS,
     INGEST_CALLS,
     INGEST_DELIVERY_ERRORS,
     INGEST_LATENCY,
@@ -58,7 +59,18 @@ class IngestCollector(Collector):
         rejected.add_metric(["invalid"], c.rejected_invalid)
         rejected.add_metric(["queue_full"], c.rejected_queue_full)
         rejected.add_metric(["delivery"], c.rejected_delivery)
+        rejected.add_metric(["permission_denied"], c.rejected_permission)
         yield rejected
+        auth = CounterMetricFamily(
+            INGEST_AUTH_REJECTIONS,
+            "Calls refused UNAUTHENTICATED (missing_token, unknown_token) and events of an entity "
+            "their producer may not publish (permission_denied)",
+            labels=["reason"],
+        )
+        for reason, refused in c.auth_refused.items():
+            auth.add_metric([reason.value], refused)
+        auth.add_metric(["permission_denied"], c.rejected_permission)
+        yield auth
         yield CounterMetricFamily(
             INGEST_PRODUCED, "Messages Kafka acknowledged (delivery reports without error)", value=p.delivered
         )

@@ -26,11 +26,17 @@ class RecordBuilder:
             raise ValueError(f"no schema version id for {', '.join(missing)}; run `nexus schemas sync`")
         self._versions = {e.name: schema_ids[e.schema_name] for e in contracts.entities()}
 
-    def build(self, event: olist_pb2.Event) -> KafkaEvent | str:
+    def build(self, event: olist_pb2.Event, *, source: str | None = None) -> KafkaEvent | str:
+        """The record, or the reason the event is rejected; `source` (the authenticated
+        producer) replaces the event's own in the source header."""
         checked = check_event(event)
         if isinstance(checked, str):
             return checked
         spec = checked.rules.spec
         return to_event(
-            spec, checked.record, self._versions[spec.name], event_id=event.event_id, source=event.source
+            spec,
+            checked.record,
+            self._versions[spec.name],
+            event_id=event.event_id,
+            source=event.source if source is None else source,
         )

@@ -2,7 +2,9 @@
 
 Wiring only: the producer, the request builder, the service, the /metrics endpoint,
 gRPC health and reflection, TLS on the listener (tls_cert/tls_key, mutual with
-tls_client_ca, as the C++ server's --tls-* flags), and the shutdown order. On SIGTERM/SIGINT (`stop` set):
+tls_client_ca, as the C++ server's --tls-* flags), the producers' tokens (`auth`), and
+the shutdown order. A listener on an address other than loopback without TLS is refused
+(ConfigError, exit 78) unless `allow_insecure` says so, as by the C++ server. On SIGTERM/SIGINT (`stop` set):
 health goes NOT_SERVING, the server stops taking calls and lets in-flight calls finish
 for `shutdown_grace_s`, then the producer is flushed and /metrics closes; `serve`
 returns how many records were left undelivered (the command exits 1 if any).
@@ -20,6 +22,7 @@ when off), `stopped` (with the totals), `publish_rejected`, `publish_stream_canc
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
@@ -35,6 +38,7 @@ from grpc_reflection.v1alpha import reflection
 from keystone.olist.v1 import ingestion_pb2
 from keystone_nexus.config import IngestSettings, KafkaSettings
 from keystone_nexus.errors import ConfigError
+from keystone_nexus.ingest.auth import TokenFile
 from keystone_nexus.ingest.metrics import MetricsEndpoint, ingest_registry
 from keystone_nexus.ingest.producer import AsyncProducer
 from keystone_nexus.ingest.record_builder import RecordBuilder
@@ -89,18 +93,17 @@ async def serve(
 ) -> int:
     """Serve until `stop` is set; returns the number of records left undelivered.
     `aws_region` (the settings' `aws.region`) signs MSK IAM tokens, with AWS_MSK_IAM."""
+    check_listener(ingest)
+    credentials = server_credentials(ingest)
+    tokens = TokenFile(ingest.tokens_file) if ingest.tokens_file is not None else None
     builder = RecordBuilder(schema_ids)
     producer = AsyncProducer(ingest_producer_config(kafka, ingest, properties or {}, aws_region=aws_region))
     service = IngestionService(
         builder,
         producer,
         Limits(ingest.max_batch_events, ingest.queue_full_timeout_ms / 1000, ingest.max_stream_rejections),
+        tokens,
     )
-    try:
-        credentials = server_credentials(ingest)
-    except ConfigError:
-        producer.close(0)
-        raise
     metrics = MetricsEndpoint(ingest_registry(service.counters, producer))
     try:
         metrics_port = await _start_metrics(metrics, ingest)
@@ -136,6 +139,7 @@ async def serve(
             "port": port,
             "metrics_port": metrics_port,
             "tls": tls_mode(ingest),
+            "auth": "off" if tokens is None else f"tokens ({len(tokens)} producers)",
             "brokers": kafka.bootstrap_servers,
         },
     )
@@ -162,12 +166,15 @@ async def serve(
 
 
 def ingestion_handler(service: IngestionService) -> grpc.GenericRpcHandler:
-    """IngestionService's methods. Both take their messages as bytes and parse them
-    themselves: a request that does not parse fails its call with INVALID_ARGUMENT (for a
-    stream, naming the message and where to resume: `parsed_stream`), where the generated
-    handlers would fail it UNKNOWN with the exception's text."""
+    """IngestionService's methods. Each asks for the call's producer first (with a tokens
+    file: UNAUTHENTICATED without a known token, before anything is parsed). Both take
+    their messages as bytes and parse them themselves: a request that does not parse
+    fails its call with INVALID_ARGUMENT (for a stream, naming the message and where to
+    resume: `parsed_stream`), where the generated handlers would fail it UNKNOWN with the
+    exception's text."""
 
     async def publish(request: bytes, context: grpc.aio.ServicerContext) -> ingestion_pb2.PublishResponse:
+        grant = await service.authenticate(context)
         try:
             parsed = ingestion_pb2.PublishRequest.FromString(request)
         except DecodeError:
@@ -175,12 +182,13 @@ def ingestion_handler(service: IngestionService) -> grpc.GenericRpcHandler:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 "the request is not a valid PublishRequest; nothing was processed",
             )
-        return await service.Publish(parsed, context)
+        return await service.Publish(parsed, context, grant)
 
     async def publish_stream(
         requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext
     ) -> ingestion_pb2.PublishResponse:
-        return await service.PublishStream(parsed_stream(requests), context)
+        grant = await service.authenticate(context)
+        return await service.PublishStream(parsed_stream(requests), context, grant)
 
     response = ingestion_pb2.PublishResponse.SerializeToString
     return grpc.method_handlers_generic_handler(
@@ -203,6 +211,31 @@ async def parsed_stream(raw: AsyncIterator[bytes]) -> AsyncIterator[ingestion_pb
             yield ingestion_pb2.PublishRequest.FromString(message)
         except DecodeError as exc:
             raise MalformedMessage(str(exc)) from exc
+
+
+def is_loopback(listen: str) -> bool:
+    """Whether HOST:PORT names a loopback address (127.0.0.0/8, ::1, localhost)."""
+    host = listen.rpartition(":")[0].removeprefix("[").removesuffix("]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+INSECURE_LISTENER = (
+    "ingest.listen {listen} is not a loopback address and has no TLS, so anyone who reaches it can "
+    "read and publish: set tls_cert and tls_key (NEXUS_INGEST__TLS_CERT, NEXUS_INGEST__TLS_KEY), "
+    "listen on 127.0.0.1, or set ingest.allow_insecure (NEXUS_INGEST__ALLOW_INSECURE=true, "
+    "--allow-insecure) to serve plaintext all the same"
+)
+
+
+def check_listener(ingest: IngestSettings) -> None:
+    """Plaintext only on loopback, unless allow_insecure (the C++ server's rule and words)."""
+    if ingest.tls_cert is None and not ingest.allow_insecure and not is_loopback(ingest.listen):
+        raise ConfigError(INSECURE_LISTENER.format(listen=ingest.listen))
 
 
 def tls_mode(ingest: IngestSettings) -> str:

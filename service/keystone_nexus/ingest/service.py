@@ -16,8 +16,10 @@ counts and one result per *rejected* event (index across the stream), so it foll
 rejections, not the length of the stream (ingestion.proto). A stream is answered early,
 for the events it read, once it has `max_stream_rejections` rejected events or once the
 producer queue stayed full; a stream message that is not a PublishRequest ends the call
-with INVALID_ARGUMENT naming the event index to send again from. The same behaviour as
-the C++ server (tests/integration/conformance runs both).
+with INVALID_ARGUMENT naming the event index to send again from. With a tokens file
+(`auth`), a call without a known token ends UNAUTHENTICATED before anything is read, and
+an event of an entity its producer may not publish is rejected `permission denied: ...`.
+The same behaviour as the C++ server (tests/integration/conformance runs both).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from confluent_kafka import KafkaException
 
 from keystone.olist.v1 import ingestion_pb2, ingestion_pb2_grpc, olist_pb2
 from keystone_nexus.contracts.events import KafkaEvent
+from keystone_nexus.ingest.auth import AuthFailure, Grant, TokenFile
 from keystone_nexus.ingest.producer import AsyncProducer, DeliveryTracker
 from keystone_nexus.ingest.record_builder import RecordBuilder
 from keystone_nexus.ops.metrics import LatencyHistogram
@@ -67,7 +70,10 @@ class Counters:
     rejected_invalid: int = 0
     rejected_queue_full: int = 0
     rejected_delivery: int = 0
+    rejected_permission: int = 0  # events of an entity their producer may not publish
     streams_cancelled: int = 0
+    # Calls refused UNAUTHENTICATED, by AuthFailure.
+    auth_refused: dict[AuthFailure, int] = field(default_factory=lambda: dict.fromkeys(AuthFailure, 0))
     # From a call's start to its answer; as the C++ server, a Publish refused for its
     # size is not timed.
     publish_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
@@ -81,6 +87,8 @@ class Counters:
             "events_rejected_invalid_total": self.rejected_invalid,
             "events_rejected_queue_full_total": self.rejected_queue_full,
             "events_rejected_delivery_total": self.rejected_delivery,
+            "events_rejected_permission_denied_total": self.rejected_permission,
+            **{f"auth_rejections_{reason}_total": n for reason, n in self.auth_refused.items()},
             "streams_cancelled_total": self.streams_cancelled,
         }
 
@@ -94,8 +102,9 @@ def batch_over_limit(events: int, limit: int, *, stream: bool) -> str:
 class _Call:
     """The state of one Publish or PublishStream call."""
 
-    def __init__(self, service: IngestionService) -> None:
+    def __init__(self, service: IngestionService, grant: Grant | None) -> None:
         self._service = service
+        self._grant = grant
         self._tracker = DeliveryTracker(asyncio.get_running_loop())
         # Results are added straight to the answer (kept in protobuf's arena, not as
         # Python objects: a stream of a million events answers a million results).
@@ -105,11 +114,12 @@ class _Call:
         self.invalid = 0
         self.queue_full = 0
         self.delivery_failed = 0
+        self.forbidden = 0
 
     @property
     def rejected_so_far(self) -> int:
         """Events rejected before their delivery reports (failed deliveries come later)."""
-        return self.invalid + self.queue_full + self.delivery_failed
+        return self.invalid + self.queue_full + self.delivery_failed + self.forbidden
 
     def _reject(self, event: olist_pb2.Event, reason: str) -> None:
         self.results.add(index=len(self.results), event_id=event.event_id, reason=reason)
@@ -121,16 +131,21 @@ class _Call:
 
     async def add_all(self, events: Iterable[olist_pb2.Event]) -> None:
         """Check, build and queue each event; awaits only while the producer queue is full."""
-        producer, builder = self._service.producer, self._service.builder
+        producer, builder, grant = self._service.producer, self._service.builder, self._grant
+        source = grant.producer if grant is not None else None
         for event in events:
             if self.exhausted:
                 self._reject(event, EXHAUSTED_REASON)
                 self.queue_full += 1
                 continue
-            built = builder.build(event)
+            built = builder.build(event, source=source)
             if isinstance(built, str):
                 self._reject(event, built)
                 self.invalid += 1
+                continue
+            if grant is not None and not grant.allows(built.topic):
+                self._reject(event, grant.refusal(built.topic))
+                self.forbidden += 1
                 continue
             index = len(self.results)
             try:
@@ -178,6 +193,7 @@ class _Call:
         counters.rejected_invalid += self.invalid
         counters.rejected_queue_full += self.queue_full
         counters.rejected_delivery += self.delivery_failed
+        counters.rejected_permission += self.forbidden
         if rejected:
             first = next(r.reason for r in self.results if not r.accepted)
             log.info(
@@ -190,6 +206,7 @@ class _Call:
                     "invalid": self.invalid,
                     "queue_full": self.queue_full,
                     "delivery_failed": self.delivery_failed,
+                    "permission_denied": self.forbidden,
                     "first_reason": first,
                 },
             )
@@ -201,15 +218,41 @@ class _Call:
         return self.response
 
 
+def _certificate_cn(context: grpc.aio.ServicerContext) -> str | None:
+    """The common name of the call's client certificate (mutual TLS verified it), if any."""
+    names = context.auth_context().get("x509_common_name") or []
+    return names[0].decode(errors="replace") if names else None
+
+
 class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
-    def __init__(self, builder: RecordBuilder, producer: AsyncProducer, limits: Limits) -> None:
+    def __init__(
+        self, builder: RecordBuilder, producer: AsyncProducer, limits: Limits, tokens: TokenFile | None = None
+    ) -> None:
         self.builder = builder
         self.producer = producer
         self.limits = limits
+        self.tokens = tokens
         self.counters = Counters()
 
+    async def authenticate(self, context: grpc.aio.ServicerContext) -> Grant | None:
+        """The call's producer (None without a tokens file); a call without a known token
+        ends UNAUTHENTICATED here. The handlers (`server.ingestion_handler`) ask first,
+        before a byte of the request is parsed, and pass the grant on."""
+        if self.tokens is None:
+            return None
+        grant = self.tokens.authenticate(context.invocation_metadata() or (), _certificate_cn(context))
+        if isinstance(grant, Grant):
+            return grant
+        self.counters.auth_refused[grant] += 1
+        log.warning("call_unauthenticated", extra={"reason": grant.value, "peer": context.peer()})
+        await context.abort(grpc.StatusCode.UNAUTHENTICATED, grant.message)
+        raise AssertionError("abort returns only by raising")
+
     async def Publish(
-        self, request: ingestion_pb2.PublishRequest, context: grpc.aio.ServicerContext
+        self,
+        request: ingestion_pb2.PublishRequest,
+        context: grpc.aio.ServicerContext,
+        grant: Grant | None = None,
     ) -> ingestion_pb2.PublishResponse:
         started = time.perf_counter()
         self.counters.calls_publish += 1
@@ -218,7 +261,7 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 batch_over_limit(len(request.events), self.limits.max_batch_events, stream=False),
             )
-        call = _Call(self)
+        call = _Call(self, grant)
         await call.add_all(request.events)
         response = await call.finish("Publish")
         self.counters.publish_latency.observe(time.perf_counter() - started)
@@ -226,11 +269,14 @@ class IngestionService(ingestion_pb2_grpc.IngestionServiceServicer):
         return response
 
     async def PublishStream(
-        self, requests: AsyncIterator[ingestion_pb2.PublishRequest], context: grpc.aio.ServicerContext
+        self,
+        requests: AsyncIterator[ingestion_pb2.PublishRequest],
+        context: grpc.aio.ServicerContext,
+        grant: Grant | None = None,
     ) -> ingestion_pb2.PublishResponse:
         started = time.perf_counter()
         self.counters.calls_stream += 1
-        call = _Call(self)
+        call = _Call(self, grant)
         messages = 0
         malformed = False
         limits = self.limits

@@ -58,7 +58,10 @@ AWS_CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # The ingestion servers' metrics (both servers, the same names and labels).
 INGEST_CALLS = "nexus_ingest_calls_total"  # {method}
 INGEST_ACCEPTED = "nexus_ingest_events_accepted_total"
-INGEST_REJECTED = "nexus_ingest_events_rejected_total"  # {reason="invalid"|"queue_full"|"delivery"}
+# {reason="invalid"|"queue_full"|"delivery"|"permission_denied"}
+INGEST_REJECTED = "nexus_ingest_events_rejected_total"
+# {reason="missing_token"|"unknown_token"} calls refused UNAUTHENTICATED, "permission_denied" events
+INGEST_AUTH_REJECTIONS = "nexus_ingest_auth_rejections_total"
 INGEST_PRODUCED = "nexus_ingest_kafka_produced_total"
 INGEST_DELIVERY_ERRORS = "nexus_ingest_kafka_delivery_errors_total"
 INGEST_QUEUE_DEPTH = "nexus_ingest_kafka_queue_messages"
