@@ -11,7 +11,8 @@ through the server (client, server, broker and sink share the machine's cores; b
 measures replay --via from CSV alone), the sink's rows/s from its first committed batch to
 its last (it consumes while the events arrive, so the arrival rate bounds it; bench.sink
 measures the sink alone), peak lag, and the accounting (which must balance).
-bench/results/journey.png charts the sink's committed rows/s and its offset lag over the run. Nothing about time is asserted.
+bench/results/journey.png charts the sink's committed rows/s and its offset lag over the
+run. Nothing about time is asserted.
 """
 
 from __future__ import annotations
